@@ -1,0 +1,191 @@
+//! One helper for every host command imgseal runs: argv only (never a shell), the whole
+//! command line and the tail of stderr in the error, and children that die with imgseal.
+
+use anyhow::{Context, Result, bail};
+use std::ffi::OsStr;
+use std::process::{Child, Command, Output, Stdio};
+
+/// How many bytes of a failed command's stderr end up in the error message.
+const STDERR_TAIL: usize = 2000;
+
+/// A host command, built from argv pieces.
+pub struct Cmd {
+    inner: Command,
+    line: String,
+}
+
+impl Cmd {
+    pub fn new(program: &str) -> Cmd {
+        let mut inner = Command::new(program);
+        inner.stdin(Stdio::null());
+        crate::ffi::os::die_with_parent(&mut inner);
+        Cmd {
+            inner,
+            line: program.to_string(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
+        let a = a.as_ref();
+        self.line.push(' ');
+        self.line.push_str(&shell_quote(&a.to_string_lossy()));
+        self.inner.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for a in args {
+            self = self.arg(a);
+        }
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: impl AsRef<OsStr>) -> Cmd {
+        self.inner.env(k, v);
+        self
+    }
+
+    /// The command line as a user could paste it (for errors and `-v`).
+    pub fn line(&self) -> &str {
+        &self.line
+    }
+
+    /// Runs to completion; a non-zero exit is an error with the command line and stderr tail.
+    pub fn output(mut self) -> Result<Output> {
+        let out = self
+            .inner
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running {}", self.line))?;
+        if !out.status.success() {
+            bail!(
+                "{} failed ({}): {}",
+                self.line,
+                out.status,
+                stderr_tail(&out.stderr)
+            );
+        }
+        Ok(out)
+    }
+
+    /// Runs and returns stdout as a string.
+    pub fn stdout(self) -> Result<String> {
+        let out = self.output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs and returns the raw output whatever the exit status.
+    pub fn output_any(mut self) -> Result<Output> {
+        self.inner
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .with_context(|| format!("running {}", self.line))
+    }
+
+    /// Starts the command in the background with the given stdio for stderr/stdout.
+    pub fn spawn(mut self, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+        self.inner
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", self.line))
+    }
+}
+
+/// The last part of a command's stderr, trimmed, on one line where it is short.
+pub fn stderr_tail(stderr: &[u8]) -> String {
+    let s = String::from_utf8_lossy(stderr);
+    let s = s.trim();
+    let start = s.len().saturating_sub(STDERR_TAIL);
+    let start = (start..=s.len())
+        .find(|i| s.is_char_boundary(*i))
+        .unwrap_or(s.len());
+    let tail = &s[start..];
+    if tail.is_empty() {
+        "(no error output)".to_string()
+    } else {
+        tail.to_string()
+    }
+}
+
+/// Quotes an argument for display only (commands are never run through a shell).
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_command_error_has_line_and_stderr() {
+        let e = Cmd::new("sh")
+            .args(["-c", "echo boom >&2; exit 3"])
+            .output()
+            .unwrap_err();
+        let s = format!("{e:#}");
+        assert!(s.contains("sh -c 'echo boom >&2; exit 3' failed"), "{s}");
+        assert!(s.contains("exit status: 3"), "{s}");
+        assert!(s.ends_with("boom"), "{s}");
+    }
+
+    #[test]
+    fn stdout_is_returned() {
+        assert_eq!(Cmd::new("echo").arg("a b").stdout().unwrap(), "a b\n");
+    }
+
+    #[test]
+    fn missing_program_is_an_error_naming_it() {
+        let e = Cmd::new("/nonexistent/prog").output().unwrap_err();
+        assert!(format!("{e:#}").contains("running /nonexistent/prog"));
+    }
+
+    #[test]
+    fn quoting_for_display() {
+        assert_eq!(shell_quote("abc/d.qcow2"), "abc/d.qcow2");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_end() {
+        let long = "x".repeat(5000) + "END";
+        let t = stderr_tail(long.as_bytes());
+        assert!(t.len() <= STDERR_TAIL);
+        assert!(t.ends_with("END"));
+        assert_eq!(stderr_tail(b"  \n"), "(no error output)");
+    }
+
+    #[test]
+    fn child_dies_with_its_parent_thread() {
+        // A thread spawns a long sleep and exits; PDEATHSIG kills the sleep.
+        let child = std::thread::spawn(|| {
+            Cmd::new("sleep")
+                .arg("30")
+                .spawn(Stdio::null(), Stdio::null())
+                .unwrap()
+        })
+        .join()
+        .unwrap();
+        let mut child = child;
+        let t0 = std::time::Instant::now();
+        let status = child.wait().unwrap();
+        assert!(t0.elapsed().as_secs() < 10);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+    }
+}

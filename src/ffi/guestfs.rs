@@ -1,0 +1,940 @@
+//! Safe wrapper over `libguestfs-sys`. This is the only module of imgseal with `unsafe`.
+//!
+//! Every call goes through one of a few conversion helpers, so that each C string passed in is
+//! owned by Rust for the duration of the call, and each string, string list, buffer or struct
+//! returned by libguestfs is copied into Rust values and freed exactly once.
+//!
+//! libguestfs's default error handler prints to stderr; the handle disables it and instead
+//! returns [`GuestfsError`] values carrying the call name, message and errno.
+
+use libguestfs_sys as sys;
+use std::cell::RefCell;
+use std::ffi::{CStr, CString, c_char, c_int, c_void};
+use std::fmt;
+use std::ptr;
+
+/// An error from a libguestfs call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestfsError {
+    /// The libguestfs call that failed, e.g. `mount_ro`.
+    pub call: &'static str,
+    /// libguestfs's message (`guestfs_last_error`).
+    pub message: String,
+    /// `guestfs_last_errno`, 0 if unknown.
+    pub errno: i32,
+}
+
+impl fmt::Display for GuestfsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "guestfs_{}: {}", self.call, self.message)?;
+        if self.errno != 0 {
+            write!(f, " ({})", std::io::Error::from_raw_os_error(self.errno))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GuestfsError {}
+
+pub type Result<T> = std::result::Result<T, GuestfsError>;
+
+/// Converts a Rust string into a C string; an embedded NUL is an error naming the call.
+pub fn to_cstring(call: &'static str, s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| GuestfsError {
+        call,
+        message: format!("argument contains a NUL byte: {:?}", s),
+        errno: libc::EINVAL,
+    })
+}
+
+/// A NULL-terminated `char **` built from Rust strings; owns every string it points to.
+pub struct CStringList {
+    _owned: Vec<CString>,
+    ptrs: Vec<*mut c_char>,
+}
+
+impl CStringList {
+    pub fn new(call: &'static str, items: &[&str]) -> Result<Self> {
+        let owned = items
+            .iter()
+            .map(|s| to_cstring(call, s))
+            .collect::<Result<Vec<_>>>()?;
+        let mut ptrs: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+        ptrs.push(ptr::null_mut());
+        Ok(CStringList {
+            _owned: owned,
+            ptrs,
+        })
+    }
+
+    pub fn as_ptr(&self) -> *const *mut c_char {
+        self.ptrs.as_ptr()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ptrs.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Takes ownership of a `char *` returned by libguestfs: copies it and frees it.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string allocated with malloc.
+unsafe fn take_string(p: *mut c_char) -> String {
+    if p.is_null() {
+        return String::new();
+    }
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    unsafe { libc::free(p as *mut libc::c_void) };
+    s
+}
+
+/// Takes ownership of a NULL-terminated `char **` returned by libguestfs.
+///
+/// # Safety
+/// `p` must be a malloc'd NULL-terminated array of malloc'd strings.
+unsafe fn take_string_list(p: *mut *mut c_char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let item = unsafe { *p.add(i) };
+        if item.is_null() {
+            break;
+        }
+        out.push(unsafe { take_string(item) });
+        i += 1;
+    }
+    unsafe { libc::free(p as *mut libc::c_void) };
+    out
+}
+
+/// Turns a flat `[k1, v1, k2, v2, ...]` list (libguestfs "hashtable" returns) into pairs.
+pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
+    let mut it = flat.into_iter();
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+/// The file type and metadata of one guest path (from `lstatns`: links are not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub mode: u32,
+    pub size: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+}
+
+/// libguestfs library version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub major: i64,
+    pub minor: i64,
+    pub release: i64,
+    pub extra: String,
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}{}",
+            self.major, self.minor, self.release, self.extra
+        )
+    }
+}
+
+/// How a drive is added to the appliance.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DriveOpts {
+    pub readonly: bool,
+    /// Always given: imgseal never lets qemu probe a format.
+    pub format: String,
+    /// `nbd` for an NBD export; `None` for a local file.
+    pub protocol: Option<String>,
+    /// Servers for a network protocol, e.g. `unix:/tmp/x/nbd.sock`.
+    pub server: Vec<String>,
+    /// Export name for NBD (the "filename" of a network drive).
+    pub name: Option<String>,
+    /// `unmap` lets fstrim inside the appliance reach the image.
+    pub discard: Option<String>,
+    pub cachemode: Option<String>,
+}
+
+/// A libguestfs handle. Closed (appliance killed if still running) on Drop.
+pub struct Handle {
+    g: *mut sys::guestfs_h,
+    /// Every error message libguestfs raised (most recent last, bounded): a failed launch
+    /// reports its real cause in messages before the last one.
+    errors: Box<RefCell<Vec<String>>>,
+}
+
+const ERROR_LOG_MAX: usize = 16;
+
+/// libguestfs error callback: records the message instead of printing it.
+unsafe extern "C" fn record_error(
+    _g: *mut sys::guestfs_h,
+    opaque: *mut c_void,
+    msg: *const c_char,
+) {
+    if opaque.is_null() || msg.is_null() {
+        return;
+    }
+    // SAFETY: opaque is the Box<RefCell<..>> owned by the Handle, alive until guestfs_close.
+    let log = unsafe { &*(opaque as *const RefCell<Vec<String>>) };
+    let m = unsafe { CStr::from_ptr(msg) }
+        .to_string_lossy()
+        .into_owned();
+    if let Ok(mut l) = log.try_borrow_mut() {
+        if l.len() >= ERROR_LOG_MAX {
+            l.remove(0);
+        }
+        l.push(m);
+    }
+}
+
+// A handle may move between threads; it is never shared (all methods take &self but the
+// type is !Sync).
+unsafe impl Send for Handle {}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if !self.g.is_null() {
+            unsafe { sys::guestfs_close(self.g) };
+            self.g = ptr::null_mut();
+        }
+    }
+}
+
+/// Turns an int-returning call into a Result (-1 is the error value).
+macro_rules! check_int {
+    ($self:ident, $call:literal, $e:expr) => {{
+        let r = unsafe { $e };
+        if r == -1 {
+            Err($self.error($call))
+        } else {
+            Ok(r)
+        }
+    }};
+}
+
+impl Handle {
+    /// Creates a handle that ignores the `LIBGUESTFS_*` environment except for what imgseal
+    /// passes on explicitly (see `session`), and reports errors only through return values.
+    pub fn create() -> Result<Handle> {
+        // flags = 0: parse the environment (LIBGUESTFS_BACKEND, _DEBUG, _TRACE ... stay usable
+        // for debugging), keep close-on-exit so an exiting imgseal kills the appliance.
+        let g = unsafe { sys::guestfs_create_flags(0) };
+        if g.is_null() {
+            return Err(GuestfsError {
+                call: "create",
+                message: "could not create a libguestfs handle".into(),
+                errno: std::io::Error::last_os_error().raw_os_error().unwrap_or(0),
+            });
+        }
+        let errors = Box::new(RefCell::new(Vec::new()));
+        let opaque = &*errors as *const RefCell<Vec<String>> as *mut c_void;
+        unsafe { sys::guestfs_set_error_handler(g, Some(record_error), opaque) };
+        Ok(Handle { g, errors })
+    }
+
+    fn error(&self, call: &'static str) -> GuestfsError {
+        let msg = unsafe { sys::guestfs_last_error(self.g) };
+        let message = if msg.is_null() {
+            "unknown error".to_string()
+        } else {
+            unsafe { CStr::from_ptr(msg) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let errno = unsafe { sys::guestfs_last_errno(self.g) };
+        GuestfsError {
+            call,
+            message,
+            errno,
+        }
+    }
+
+    fn string_call(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(*mut sys::guestfs_h) -> *mut c_char,
+    ) -> Result<String> {
+        let p = f(self.g);
+        if p.is_null() {
+            return Err(self.error(call));
+        }
+        Ok(unsafe { take_string(p) })
+    }
+
+    fn list_call(
+        &self,
+        call: &'static str,
+        f: impl FnOnce(*mut sys::guestfs_h) -> *mut *mut c_char,
+    ) -> Result<Vec<String>> {
+        let p = f(self.g);
+        if p.is_null() {
+            return Err(self.error(call));
+        }
+        Ok(unsafe { take_string_list(p) })
+    }
+
+    fn path_int(
+        &self,
+        call: &'static str,
+        path: &str,
+        f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char) -> c_int,
+    ) -> Result<c_int> {
+        let p = to_cstring(call, path)?;
+        let r = unsafe { f(self.g, p.as_ptr()) };
+        if r == -1 {
+            Err(self.error(call))
+        } else {
+            Ok(r)
+        }
+    }
+
+    fn path_string(
+        &self,
+        call: &'static str,
+        path: &str,
+        f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char) -> *mut c_char,
+    ) -> Result<String> {
+        let p = to_cstring(call, path)?;
+        self.string_call(call, |g| unsafe { f(g, p.as_ptr()) })
+    }
+
+    fn path_list(
+        &self,
+        call: &'static str,
+        path: &str,
+        f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char) -> *mut *mut c_char,
+    ) -> Result<Vec<String>> {
+        let p = to_cstring(call, path)?;
+        self.list_call(call, |g| unsafe { f(g, p.as_ptr()) })
+    }
+
+    fn two_paths(
+        &self,
+        call: &'static str,
+        a: &str,
+        b: &str,
+        f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char, *const c_char) -> c_int,
+    ) -> Result<()> {
+        let a = to_cstring(call, a)?;
+        let b = to_cstring(call, b)?;
+        let r = unsafe { f(self.g, a.as_ptr(), b.as_ptr()) };
+        if r == -1 {
+            Err(self.error(call))
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- configuration (before launch) ----
+
+    pub fn set_backend_settings(&self, settings: &[&str]) -> Result<()> {
+        let l = CStringList::new("set_backend_settings", settings)?;
+        check_int!(
+            self,
+            "set_backend_settings",
+            sys::guestfs_set_backend_settings(self.g, l.as_ptr())
+        )
+        .map(drop)
+    }
+
+    pub fn get_backend_settings(&self) -> Result<Vec<String>> {
+        self.list_call("get_backend_settings", |g| unsafe {
+            sys::guestfs_get_backend_settings(g)
+        })
+    }
+
+    pub fn set_append(&self, append: &str) -> Result<()> {
+        let a = to_cstring("set_append", append)?;
+        check_int!(
+            self,
+            "set_append",
+            sys::guestfs_set_append(self.g, a.as_ptr())
+        )
+        .map(drop)
+    }
+
+    pub fn set_memsize(&self, mib: i32) -> Result<()> {
+        check_int!(self, "set_memsize", sys::guestfs_set_memsize(self.g, mib)).map(drop)
+    }
+
+    pub fn set_smp(&self, n: i32) -> Result<()> {
+        check_int!(self, "set_smp", sys::guestfs_set_smp(self.g, n)).map(drop)
+    }
+
+    pub fn set_network(&self, on: bool) -> Result<()> {
+        check_int!(
+            self,
+            "set_network",
+            sys::guestfs_set_network(self.g, on as c_int)
+        )
+        .map(drop)
+    }
+
+    pub fn set_trace(&self, on: bool) -> Result<()> {
+        check_int!(
+            self,
+            "set_trace",
+            sys::guestfs_set_trace(self.g, on as c_int)
+        )
+        .map(drop)
+    }
+
+    pub fn set_verbose(&self, on: bool) -> Result<()> {
+        check_int!(
+            self,
+            "set_verbose",
+            sys::guestfs_set_verbose(self.g, on as c_int)
+        )
+        .map(drop)
+    }
+
+    pub fn add_drive(&self, filename: &str, o: &DriveOpts) -> Result<()> {
+        let call = "add_drive_opts";
+        let filename = to_cstring(call, filename)?;
+        let format = to_cstring(call, &o.format)?;
+        let protocol = o
+            .protocol
+            .as_deref()
+            .map(|s| to_cstring(call, s))
+            .transpose()?;
+        let discard = o
+            .discard
+            .as_deref()
+            .map(|s| to_cstring(call, s))
+            .transpose()?;
+        let cachemode = o
+            .cachemode
+            .as_deref()
+            .map(|s| to_cstring(call, s))
+            .transpose()?;
+        let servers: Vec<&str> = o.server.iter().map(String::as_str).collect();
+        let server = CStringList::new(call, &servers)?;
+        let mut a = sys::guestfs_add_drive_opts_argv {
+            bitmask: 0,
+            readonly: 0,
+            format: ptr::null(),
+            iface: ptr::null(),
+            name: ptr::null(),
+            label: ptr::null(),
+            protocol: ptr::null(),
+            server: ptr::null(),
+            username: ptr::null(),
+            secret: ptr::null(),
+            cachemode: ptr::null(),
+            discard: ptr::null(),
+            copyonread: 0,
+            blocksize: 0,
+        };
+        a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_READONLY;
+        a.readonly = o.readonly as c_int;
+        a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_FORMAT;
+        a.format = format.as_ptr();
+        if let Some(p) = &protocol {
+            a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_PROTOCOL;
+            a.protocol = p.as_ptr();
+        }
+        if !server.is_empty() {
+            a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_SERVER;
+            a.server = server.as_ptr();
+        }
+        if let Some(d) = &discard {
+            a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_DISCARD;
+            a.discard = d.as_ptr();
+        }
+        if let Some(c) = &cachemode {
+            a.bitmask |= 1 << sys::GUESTFS_ADD_DRIVE_OPTS_CACHEMODE;
+            a.cachemode = c.as_ptr();
+        }
+        check_int!(
+            self,
+            "add_drive_opts",
+            sys::guestfs_add_drive_opts_argv(self.g, filename.as_ptr(), &a)
+        )
+        .map(drop)
+    }
+
+    /// A temporary blank disk that lives only as long as the appliance (used by `doctor`).
+    pub fn add_drive_scratch(&self, size: i64) -> Result<()> {
+        let a = sys::guestfs_add_drive_scratch_argv {
+            bitmask: 0,
+            name: ptr::null(),
+            label: ptr::null(),
+            blocksize: 0,
+        };
+        check_int!(
+            self,
+            "add_drive_scratch",
+            sys::guestfs_add_drive_scratch_argv(self.g, size, &a)
+        )
+        .map(drop)
+    }
+
+    // ---- lifecycle ----
+
+    /// Launches the appliance. On failure the message holds every error libguestfs raised
+    /// during the launch (the cause usually comes before "guestfs_launch failed").
+    pub fn launch(&self) -> Result<()> {
+        self.errors.borrow_mut().clear();
+        let r = unsafe { sys::guestfs_launch(self.g) };
+        if r != -1 {
+            return Ok(());
+        }
+        let mut e = self.error("launch");
+        let msgs: Vec<String> = self
+            .errors
+            .borrow()
+            .iter()
+            .filter(|m| {
+                !m.contains("see earlier error messages") && !m.contains("guestfs_launch failed")
+            })
+            .cloned()
+            .collect();
+        if !msgs.is_empty() {
+            e.message = msgs.join("; ");
+        }
+        Err(e)
+    }
+
+    /// Cleanly shuts the appliance down; an error means writes may not have reached the disks.
+    pub fn shutdown(&self) -> Result<()> {
+        check_int!(self, "shutdown", sys::guestfs_shutdown(self.g)).map(drop)
+    }
+
+    /// The qemu process id (after launch).
+    pub fn pid(&self) -> Result<i32> {
+        check_int!(self, "get_pid", sys::guestfs_get_pid(self.g))
+    }
+
+    pub fn version(&self) -> Result<Version> {
+        let v = unsafe { sys::guestfs_version(self.g) };
+        if v.is_null() {
+            return Err(self.error("version"));
+        }
+        let out = unsafe {
+            Version {
+                major: (*v).major,
+                minor: (*v).minor,
+                release: (*v).release,
+                extra: if (*v).extra.is_null() {
+                    String::new()
+                } else {
+                    CStr::from_ptr((*v).extra).to_string_lossy().into_owned()
+                },
+            }
+        };
+        unsafe { sys::guestfs_free_version(v) };
+        Ok(out)
+    }
+
+    // ---- inspection ----
+
+    pub fn inspect_os(&self) -> Result<Vec<String>> {
+        self.list_call("inspect_os", |g| unsafe { sys::guestfs_inspect_os(g) })
+    }
+
+    /// One of the string-valued `inspect_get_*` calls, by name.
+    pub fn inspect_get(&self, what: InspectField, root: &str) -> Result<String> {
+        use InspectField::*;
+        let f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char) -> *mut c_char = match what
+        {
+            Type => sys::guestfs_inspect_get_type,
+            Distro => sys::guestfs_inspect_get_distro,
+            Arch => sys::guestfs_inspect_get_arch,
+            ProductName => sys::guestfs_inspect_get_product_name,
+            PackageFormat => sys::guestfs_inspect_get_package_format,
+            PackageManagement => sys::guestfs_inspect_get_package_management,
+            Hostname => sys::guestfs_inspect_get_hostname,
+            OsInfo => sys::guestfs_inspect_get_osinfo,
+        };
+        self.path_string(what.call(), root, f)
+    }
+
+    pub fn inspect_get_major_version(&self, root: &str) -> Result<i32> {
+        self.path_int(
+            "inspect_get_major_version",
+            root,
+            sys::guestfs_inspect_get_major_version,
+        )
+    }
+
+    pub fn inspect_get_minor_version(&self, root: &str) -> Result<i32> {
+        self.path_int(
+            "inspect_get_minor_version",
+            root,
+            sys::guestfs_inspect_get_minor_version,
+        )
+    }
+
+    /// (mountpoint, device) pairs.
+    pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+        self.path_list(
+            "inspect_get_mountpoints",
+            root,
+            sys::guestfs_inspect_get_mountpoints,
+        )
+        .map(pairs)
+    }
+
+    /// (device, vfs type) pairs for every filesystem the appliance sees.
+    pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
+        self.list_call("list_filesystems", |g| unsafe {
+            sys::guestfs_list_filesystems(g)
+        })
+        .map(pairs)
+    }
+
+    pub fn list_partitions(&self) -> Result<Vec<String>> {
+        self.list_call("list_partitions", |g| unsafe {
+            sys::guestfs_list_partitions(g)
+        })
+    }
+
+    pub fn vfs_uuid(&self, dev: &str) -> Result<String> {
+        self.path_string("vfs_uuid", dev, sys::guestfs_vfs_uuid)
+    }
+
+    pub fn vfs_label(&self, dev: &str) -> Result<String> {
+        self.path_string("vfs_label", dev, sys::guestfs_vfs_label)
+    }
+
+    pub fn vfs_type(&self, dev: &str) -> Result<String> {
+        self.path_string("vfs_type", dev, sys::guestfs_vfs_type)
+    }
+
+    // ---- mounting ----
+
+    pub fn mount(&self, dev: &str, mountpoint: &str) -> Result<()> {
+        self.two_paths("mount", dev, mountpoint, sys::guestfs_mount)
+    }
+
+    pub fn mount_ro(&self, dev: &str, mountpoint: &str) -> Result<()> {
+        self.two_paths("mount_ro", dev, mountpoint, sys::guestfs_mount_ro)
+    }
+
+    pub fn umount_all(&self) -> Result<()> {
+        check_int!(self, "umount_all", sys::guestfs_umount_all(self.g)).map(drop)
+    }
+
+    pub fn sync(&self) -> Result<()> {
+        check_int!(self, "sync", sys::guestfs_sync(self.g)).map(drop)
+    }
+
+    pub fn fstrim(&self, mountpoint: &str) -> Result<()> {
+        let m = to_cstring("fstrim", mountpoint)?;
+        let a = sys::guestfs_fstrim_argv {
+            bitmask: 0,
+            offset: 0,
+            length: 0,
+            minimumfreeextent: 0,
+        };
+        check_int!(
+            self,
+            "fstrim",
+            sys::guestfs_fstrim_argv(self.g, m.as_ptr(), &a)
+        )
+        .map(drop)
+    }
+
+    /// Runs the filesystem's fsck; returns its exit status (0 clean, 1 errors corrected, ...).
+    pub fn fsck(&self, fstype: &str, dev: &str) -> Result<i32> {
+        let t = to_cstring("fsck", fstype)?;
+        let d = to_cstring("fsck", dev)?;
+        check_int!(
+            self,
+            "fsck",
+            sys::guestfs_fsck(self.g, t.as_ptr(), d.as_ptr())
+        )
+    }
+
+    pub fn mkswap(&self, dev: &str, label: Option<&str>, uuid: Option<&str>) -> Result<()> {
+        let call = "mkswap";
+        let d = to_cstring(call, dev)?;
+        let l = label.map(|s| to_cstring(call, s)).transpose()?;
+        let u = uuid.map(|s| to_cstring(call, s)).transpose()?;
+        let mut a = sys::guestfs_mkswap_opts_argv {
+            bitmask: 0,
+            label: ptr::null(),
+            uuid: ptr::null(),
+        };
+        if let Some(l) = &l {
+            a.bitmask |= 1 << sys::GUESTFS_MKSWAP_OPTS_LABEL;
+            a.label = l.as_ptr();
+        }
+        if let Some(u) = &u {
+            a.bitmask |= 1 << sys::GUESTFS_MKSWAP_OPTS_UUID;
+            a.uuid = u.as_ptr();
+        }
+        check_int!(
+            self,
+            "mkswap",
+            sys::guestfs_mkswap_opts_argv(self.g, d.as_ptr(), &a)
+        )
+        .map(drop)
+    }
+
+    /// Raw `blkid` key/value pairs for a device.
+    pub fn blkid(&self, dev: &str) -> Result<Vec<(String, String)>> {
+        self.path_list("blkid", dev, sys::guestfs_blkid).map(pairs)
+    }
+
+    // ---- files (paths are resolved inside the guest root by the appliance) ----
+
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        self.path_int("exists", path, sys::guestfs_exists)
+            .map(|r| r != 0)
+    }
+
+    pub fn lstat(&self, path: &str) -> Result<Stat> {
+        let p = to_cstring("lstatns", path)?;
+        let s = unsafe { sys::guestfs_lstatns(self.g, p.as_ptr()) };
+        if s.is_null() {
+            return Err(self.error("lstatns"));
+        }
+        let out = unsafe {
+            Stat {
+                mode: (*s).st_mode as u32,
+                size: (*s).st_size as u64,
+                uid: (*s).st_uid as u32,
+                gid: (*s).st_gid as u32,
+                mtime: (*s).st_mtime_sec,
+            }
+        };
+        unsafe { sys::guestfs_free_statns(s) };
+        Ok(out)
+    }
+
+    pub fn readlink(&self, path: &str) -> Result<String> {
+        self.path_string("readlink", path, sys::guestfs_readlink)
+    }
+
+    pub fn ls(&self, dir: &str) -> Result<Vec<String>> {
+        self.path_list("ls", dir, sys::guestfs_ls)
+    }
+
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        let p = to_cstring("read_file", path)?;
+        let mut size: usize = 0;
+        let buf = unsafe { sys::guestfs_read_file(self.g, p.as_ptr(), &mut size) };
+        if buf.is_null() {
+            return Err(self.error("read_file"));
+        }
+        let out = unsafe { std::slice::from_raw_parts(buf as *const u8, size) }.to_vec();
+        unsafe { libc::free(buf as *mut libc::c_void) };
+        Ok(out)
+    }
+
+    pub fn write(&self, path: &str, content: &[u8]) -> Result<()> {
+        let p = to_cstring("write", path)?;
+        check_int!(
+            self,
+            "write",
+            sys::guestfs_write(
+                self.g,
+                p.as_ptr(),
+                content.as_ptr() as *const c_char,
+                content.len()
+            )
+        )
+        .map(drop)
+    }
+
+    pub fn upload(&self, host_file: &str, guest_path: &str) -> Result<()> {
+        self.two_paths("upload", host_file, guest_path, sys::guestfs_upload)
+    }
+
+    pub fn download(&self, guest_path: &str, host_file: &str) -> Result<()> {
+        self.two_paths("download", guest_path, host_file, sys::guestfs_download)
+    }
+
+    pub fn rm(&self, path: &str) -> Result<()> {
+        self.path_int("rm", path, sys::guestfs_rm).map(drop)
+    }
+
+    pub fn rm_rf(&self, path: &str) -> Result<()> {
+        self.path_int("rm_rf", path, sys::guestfs_rm_rf).map(drop)
+    }
+
+    pub fn rmdir(&self, path: &str) -> Result<()> {
+        self.path_int("rmdir", path, sys::guestfs_rmdir).map(drop)
+    }
+
+    pub fn mkdir_p(&self, path: &str) -> Result<()> {
+        self.path_int("mkdir_p", path, sys::guestfs_mkdir_p)
+            .map(drop)
+    }
+
+    pub fn truncate(&self, path: &str) -> Result<()> {
+        self.path_int("truncate", path, sys::guestfs_truncate)
+            .map(drop)
+    }
+
+    pub fn ln_s(&self, target: &str, linkname: &str) -> Result<()> {
+        self.two_paths("ln_s", target, linkname, sys::guestfs_ln_s)
+    }
+
+    pub fn chmod(&self, mode: u32, path: &str) -> Result<()> {
+        let p = to_cstring("chmod", path)?;
+        check_int!(
+            self,
+            "chmod",
+            sys::guestfs_chmod(self.g, mode as c_int, p.as_ptr())
+        )
+        .map(drop)
+    }
+
+    pub fn lchown(&self, uid: u32, gid: u32, path: &str) -> Result<()> {
+        let p = to_cstring("lchown", path)?;
+        check_int!(
+            self,
+            "lchown",
+            sys::guestfs_lchown(self.g, uid as c_int, gid as c_int, p.as_ptr())
+        )
+        .map(drop)
+    }
+
+    /// Free bytes available to unprivileged users on the filesystem holding `path`.
+    pub fn statvfs_avail(&self, path: &str) -> Result<u64> {
+        let p = to_cstring("statvfs", path)?;
+        let s = unsafe { sys::guestfs_statvfs(self.g, p.as_ptr()) };
+        if s.is_null() {
+            return Err(self.error("statvfs"));
+        }
+        let out = unsafe { ((*s).bavail as u64).saturating_mul((*s).bsize as u64) };
+        unsafe { sys::guestfs_free_statvfs(s) };
+        Ok(out)
+    }
+
+    /// Runs a program of the guest, chrooted into the mounted guest root, with argv (no shell).
+    /// Returns stdout; a non-zero exit is an error whose message holds the program's stderr.
+    pub fn command(&self, argv: &[&str]) -> Result<String> {
+        let l = CStringList::new("command", argv)?;
+        self.string_call("command", |g| unsafe {
+            sys::guestfs_command(g, l.as_ptr())
+        })
+    }
+}
+
+/// String-valued inspection fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InspectField {
+    Type,
+    Distro,
+    Arch,
+    ProductName,
+    PackageFormat,
+    PackageManagement,
+    Hostname,
+    OsInfo,
+}
+
+impl InspectField {
+    fn call(self) -> &'static str {
+        match self {
+            InspectField::Type => "inspect_get_type",
+            InspectField::Distro => "inspect_get_distro",
+            InspectField::Arch => "inspect_get_arch",
+            InspectField::ProductName => "inspect_get_product_name",
+            InspectField::PackageFormat => "inspect_get_package_format",
+            InspectField::PackageManagement => "inspect_get_package_management",
+            InspectField::Hostname => "inspect_get_hostname",
+            InspectField::OsInfo => "inspect_get_osinfo",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_list_is_null_terminated_and_owns_its_strings() {
+        let l = CStringList::new("t", &["a", "bc", ""]).unwrap();
+        assert_eq!(l.len(), 3);
+        let got: Vec<String> = (0..3)
+            .map(|i| {
+                unsafe { CStr::from_ptr(*l.as_ptr().add(i)) }
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        assert_eq!(got, vec!["a", "bc", ""]);
+        assert!(unsafe { *l.as_ptr().add(3) }.is_null());
+    }
+
+    #[test]
+    fn nul_byte_in_an_argument_is_an_error_naming_the_call() {
+        let e = CStringList::new("mount", &["ok", "bad\0x"]).err().unwrap();
+        assert_eq!(e.call, "mount");
+        assert_eq!(e.errno, libc::EINVAL);
+        assert!(
+            e.to_string()
+                .starts_with("guestfs_mount: argument contains a NUL byte")
+        );
+    }
+
+    #[test]
+    fn returned_strings_and_lists_are_copied_and_freed() {
+        // Build malloc'd values the way libguestfs returns them and take them back.
+        unsafe {
+            let s = libc::strdup(c"hello".as_ptr());
+            assert_eq!(take_string(s), "hello");
+            assert_eq!(take_string(ptr::null_mut()), "");
+            let arr = libc::malloc(3 * std::mem::size_of::<*mut c_char>()) as *mut *mut c_char;
+            *arr = libc::strdup(c"/dev/sda1".as_ptr());
+            *arr.add(1) = libc::strdup(c"ext4".as_ptr());
+            *arr.add(2) = ptr::null_mut();
+            let l = take_string_list(arr);
+            assert_eq!(
+                pairs(l),
+                vec![("/dev/sda1".to_string(), "ext4".to_string())]
+            );
+        }
+    }
+
+    #[test]
+    fn pairs_drops_an_odd_trailing_key() {
+        assert_eq!(
+            pairs(vec!["a".into(), "1".into(), "b".into()]),
+            vec![("a".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn error_display_names_call_message_and_errno() {
+        let e = GuestfsError {
+            call: "read_file",
+            message: "/etc/x: No such file or directory".into(),
+            errno: libc::ENOENT,
+        };
+        let s = e.to_string();
+        assert!(
+            s.starts_with("guestfs_read_file: /etc/x: No such file or directory ("),
+            "{s}"
+        );
+        assert!(s.contains("No such file or directory (os error 2)"), "{s}");
+    }
+
+    #[test]
+    fn a_fresh_handle_reports_errors_through_results() {
+        let g = Handle::create().expect("guestfs_create");
+        // Not launched: any daemon call fails with a message, without printing.
+        let e = g.exists("/").unwrap_err();
+        assert_eq!(e.call, "exists");
+        assert!(!e.message.is_empty());
+        let v = g.version().unwrap();
+        assert_eq!(v.major, 1);
+    }
+}

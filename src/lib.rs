@@ -1,0 +1,28 @@
+//! imgseal: prepares VM disk images for upload to a cloud without booting them.
+//! See ARCHITECTURE notes in the README; `main.rs` is a thin shell over this library.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod cmd;
+pub mod doctor;
+pub mod facts;
+pub mod ffi;
+pub mod guest;
+pub mod image;
+pub mod inspect;
+pub mod parse;
+pub mod pipeline;
+pub mod ui;
+
+/// Exit codes (a contract).
+pub mod exit {
+    /// Success; for `check`, the image is compliant.
+    pub const OK: i32 = 0;
+    /// The image is not compliant, or verification found a mismatch.
+    pub const NONCOMPLIANT: i32 = 1;
+    /// An error: bad input, a failed tool, a broken host.
+    pub const ERROR: i32 = 2;
+    /// Interrupted by SIGINT/SIGTERM.
+    pub const INTERRUPTED: i32 = 130;
+}
