@@ -1,0 +1,200 @@
+//! The host side of NBD: a `qemu-nbd` export held by a guard, and imgseal's own client
+//! (the `nbd` crate) reading from an export.
+
+use crate::cmd::Cmd;
+use anyhow::{Context, Result, bail};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// The export name imgseal gives its own qemu-nbd exports.
+pub const EXPORT_NAME: &str = "imgseal";
+
+/// A running `qemu-nbd` serving one image on a unix socket inside a private directory.
+/// `close()` stops it and reports how it ended; Drop stops it best-effort. Created with
+/// PDEATHSIG, so it also dies when imgseal is killed.
+pub struct NbdExport {
+    child: Option<Child>,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl NbdExport {
+    /// Exports `image` (of the given format, never probed) on `dir/NAME.sock`.
+    pub fn start(
+        image: &Path,
+        format: &str,
+        dir: &Path,
+        name: &str,
+        readonly: bool,
+    ) -> Result<Self> {
+        let socket = dir.join(format!("{name}.sock"));
+        let log = dir.join(format!("{name}.qemu-nbd.log"));
+        let logf =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let mut cmd = Cmd::new("qemu-nbd")
+            .arg(format!("--format={format}"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg(format!("--export-name={EXPORT_NAME}"))
+            .args(["--persistent", "--shared=8", "--cache=unsafe"]);
+        cmd = if readonly {
+            cmd.arg("--read-only")
+        } else {
+            cmd.args(["--discard=unmap", "--detect-zeroes=unmap"])
+        };
+        let child = cmd
+            .arg(image)
+            .spawn(Stdio::null(), Stdio::from(logf))
+            .context("starting qemu-nbd (is qemu-utils installed? run scripts/install-deps.sh)")?;
+        let mut export = NbdExport {
+            child: Some(child),
+            socket,
+            log,
+        };
+        export.wait_ready(image)?;
+        Ok(export)
+    }
+
+    fn wait_ready(&mut self, image: &Path) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    self.child = None;
+                    let log = std::fs::read(&self.log).unwrap_or_default();
+                    bail!(
+                        "qemu-nbd could not export {} ({status}): {}",
+                        image.display(),
+                        crate::cmd::stderr_tail(&log)
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "qemu-nbd did not open {} within 30 s",
+                    self.socket.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// `unix:PATH`, the server string libguestfs takes.
+    pub fn guestfs_server(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+
+    /// `nbd+unix:///imgseal?socket=PATH`, the URI qemu tools take.
+    pub fn uri(&self) -> String {
+        format!("nbd+unix:///{EXPORT_NAME}?socket={}", self.socket.display())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Opens a client connection with imgseal's own NBD client.
+    pub fn connect(&self) -> Result<NbdReader> {
+        NbdReader::connect_unix(&self.socket, EXPORT_NAME)
+    }
+
+    /// Stops qemu-nbd with SIGTERM (it flushes the image and exits cleanly), and reports a
+    /// failure to stop or an unclean exit.
+    pub fn close(mut self) -> Result<()> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if let Some(status) = child.try_wait()? {
+            let log = std::fs::read(&self.log).unwrap_or_default();
+            bail!(
+                "qemu-nbd exited early ({status}); writes may be lost: {}",
+                crate::cmd::stderr_tail(&log)
+            );
+        }
+        crate::ffi::os::kill(child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                use std::os::unix::process::ExitStatusExt;
+                if status.success() || status.signal() == Some(libc::SIGTERM) {
+                    return Ok(());
+                }
+                bail!("qemu-nbd ended with {status} while stopping");
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("qemu-nbd did not stop within 30 s and was killed; writes may be lost");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for NbdExport {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The largest single NBD read imgseal sends.
+pub const MAX_REQUEST: usize = 16 << 20;
+
+/// imgseal's NBD client over a unix socket: positioned, block-sized reads.
+pub struct NbdReader {
+    client: nbd::client::NbdClient<UnixStream>,
+    size: u64,
+}
+
+impl NbdReader {
+    pub fn connect_unix(socket: &Path, export: &str) -> Result<NbdReader> {
+        let mut s = UnixStream::connect(socket)
+            .with_context(|| format!("connecting to NBD socket {}", socket.display()))?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        let e = nbd::client::handshake(&mut s, export.as_bytes())
+            .with_context(|| format!("NBD handshake on {}", socket.display()))?;
+        let size = e.size;
+        Ok(NbdReader {
+            client: nbd::client::NbdClient::new(s, &e),
+            size,
+        })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads `buf.len()` bytes at `offset` (clipped to the end of the disk); returns how many.
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(self.size - offset) as usize;
+        self.client.seek(SeekFrom::Start(offset))?;
+        // One request per chunk: qemu-nbd refuses requests above 32 MiB.
+        for chunk in buf[..n].chunks_mut(MAX_REQUEST) {
+            let len = chunk.len();
+            self.client
+                .read_exact(chunk)
+                .with_context(|| format!("NBD read of {len} bytes near offset {offset}"))?;
+        }
+        Ok(n)
+    }
+}
