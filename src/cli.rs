@@ -1,0 +1,100 @@
+//! The command line. Doc comments here are the `--help` text.
+
+use clap::{Args, Parser, Subcommand};
+
+/// Prepare VM disk images for upload to a cloud without booting them.
+///
+/// imgseal attaches an image over NBD into one libguestfs appliance, checks it against the
+/// cloud vendor's image rules (R1-R9), rewrites it in place, and seals it. The input image is
+/// never written. Exit codes: 0 success (or compliant), 1 not compliant / verification
+/// mismatch, 2 error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "imgseal",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Show host commands, guest commands and their output.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// Only print results and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report what an image holds: OS, filesystems, cloud-init, firewall, network (read-only).
+    Inspect(InspectArgs),
+    /// Check that this host can run conversions (qemu tools, appliance launch, temp space).
+    Doctor(DoctorArgs),
+}
+
+/// How an input image is attached.
+#[derive(Debug, Clone, Args)]
+pub struct ImageArgs {
+    /// The disk image: a file, or an NBD URI (nbd://HOST:PORT/EXPORT,
+    /// nbd+unix:///EXPORT?socket=PATH).
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+
+    /// The input's container format (raw, qcow2, vmdk, vpc, vhdx, vdi, qed). Without it,
+    /// qemu-img detects it once and imgseal passes it explicitly from then on.
+    #[arg(long, value_name = "FMT")]
+    pub format: Option<String>,
+
+    /// Accept an input with a backing file (or other external files). Refused by default:
+    /// a crafted image could make qemu read host files.
+    #[arg(long)]
+    pub allow_backing: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Print JSON (schema 1) instead of the aligned summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn inspect_parses() {
+        let c = Cli::try_parse_from([
+            "imgseal", "inspect", "--json", "--format", "qcow2", "d.qcow2",
+        ])
+        .unwrap();
+        match c.command {
+            Command::Inspect(a) => {
+                assert!(a.json);
+                assert_eq!(a.image.image, "d.qcow2");
+                assert_eq!(a.image.format.as_deref(), Some("qcow2"));
+            }
+            _ => panic!("wrong subcommand"),
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! The guest filesystem as checks and operations see it.
+//!
+//! Checks and operations are written against [`GuestFs`], never against libguestfs directly:
+//! the appliance implements it (`session::Guest`), and [`MemFs`] implements it in memory with
+//! the same symlink semantics, so every check and operation is unit tested without a launch.
+//!
+//! Semantics (those of the appliance, where paths resolve inside the guest root):
+//! - `lstat`, `readlink`, `remove` never follow the last component;
+//! - `read`, `write`, `truncate`, `list` follow symlinks like the kernel does;
+//! - every path is absolute.
+
+use anyhow::{Result, anyhow, bail};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: Kind,
+    pub size: u64,
+    pub mode: u32,
+}
+
+/// The result of a guest program run through `/bin/sh` (stdout and stderr together).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdOut {
+    pub status: i32,
+    pub output: String,
+}
+
+impl CmdOut {
+    pub fn ok(&self) -> bool {
+        self.status == 0
+    }
+}
+
+pub trait GuestFs {
+    /// Metadata of the path itself (a link is reported as a link); None if it does not exist.
+    fn lstat(&self, path: &str) -> Result<Option<Meta>>;
+    /// Contents of a file (links followed).
+    fn read(&self, path: &str) -> Result<Vec<u8>>;
+    fn readlink(&self, path: &str) -> Result<String>;
+    /// Names in a directory (links followed), sorted; empty when it does not exist.
+    fn list(&self, dir: &str) -> Result<Vec<String>>;
+    fn write(&self, path: &str, data: &[u8]) -> Result<()>;
+    /// Removes a file, a link (not its target) or an empty directory.
+    fn remove(&self, path: &str) -> Result<()>;
+    /// Removes a directory tree without following links inside it.
+    fn remove_tree(&self, path: &str) -> Result<()>;
+    fn truncate(&self, path: &str) -> Result<()>;
+    fn mkdir_p(&self, path: &str) -> Result<()>;
+    fn symlink(&self, target: &str, link: &str) -> Result<()>;
+    fn chmod(&self, mode: u32, path: &str) -> Result<()>;
+    /// Copies a host file into the guest.
+    fn upload(&self, host: &Path, guest: &str) -> Result<()>;
+    /// Runs a guest program with argv, chrooted into the guest.
+    fn run(&self, argv: &[&str]) -> Result<CmdOut>;
+
+    // ---- provided helpers ----
+
+    fn exists(&self, path: &str) -> Result<bool> {
+        Ok(self.lstat(path)?.is_some())
+    }
+
+    fn is_symlink(&self, path: &str) -> Result<bool> {
+        Ok(matches!(self.lstat(path)?, Some(m) if m.kind == Kind::Symlink))
+    }
+
+    fn is_file(&self, path: &str) -> Result<bool> {
+        Ok(matches!(self.lstat(path)?, Some(m) if m.kind == Kind::File))
+    }
+
+    fn is_dir(&self, path: &str) -> Result<bool> {
+        Ok(matches!(self.lstat(path)?, Some(m) if m.kind == Kind::Dir))
+    }
+
+    /// A file's text if it is a regular file or a link resolving to one; None otherwise.
+    fn read_text(&self, path: &str) -> Result<Option<String>> {
+        match self.lstat(path)? {
+            None => Ok(None),
+            Some(m) if m.kind == Kind::Dir || m.kind == Kind::Other => Ok(None),
+            Some(_) => match self.read(path) {
+                Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
+                // A dangling link or a link to a directory reads as absent.
+                Err(_) if self.is_symlink(path)? => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The first ancestor of `path` (not `path` itself) that is a symlink, if any.
+    fn symlinked_ancestor(&self, path: &str) -> Result<Option<String>> {
+        let mut cur = String::new();
+        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        for p in parts.iter().take(parts.len().saturating_sub(1)) {
+            cur.push('/');
+            cur.push_str(p);
+            if self.is_symlink(&cur)? {
+                return Ok(Some(cur));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Expands `*` and `?` in the last component of an absolute pattern; sorted full paths.
+    fn glob(&self, pattern: &str) -> Result<Vec<String>> {
+        let dir = parent(pattern).to_string();
+        let name = &pattern[dir.len()..].trim_start_matches('/');
+        if !name.contains(['*', '?']) {
+            return Ok(if self.exists(pattern)? {
+                vec![pattern.to_string()]
+            } else {
+                vec![]
+            });
+        }
+        self.list_matching(&dir, &|n| !n.starts_with('.') && wildcard(name, n))
+    }
+
+    /// Files (full paths) in a directory matching a predicate on the name.
+    fn list_matching(&self, dir: &str, pred: &dyn Fn(&str) -> bool) -> Result<Vec<String>> {
+        Ok(self
+            .list(dir)?
+            .into_iter()
+            .filter(|n| pred(n))
+            .map(|n| join(dir, &n))
+            .collect())
+    }
+}
+
+/// Joins a directory and a name into a guest path.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir.ends_with('/') {
+        format!("{dir}{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Shell-style match of `*` and `?` (no character classes).
+pub fn wildcard(pattern: &str, name: &str) -> bool {
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], n) || (!n.is_empty() && go(p, &n[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &n[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
+}
+
+/// The directory part of a guest path.
+pub fn parent(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => "/",
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File { data: Vec<u8>, mode: u32 },
+    Dir { mode: u32 },
+    Link { target: String },
+}
+
+type Runner = Box<dyn Fn(&MemFs, &[&str]) -> CmdOut>;
+
+/// An in-memory guest filesystem with real symlink resolution, for tests.
+pub struct MemFs {
+    nodes: RefCell<BTreeMap<String, Node>>,
+    runner: Option<Runner>,
+    /// Every command `run` was asked to execute, in order.
+    pub commands: RefCell<Vec<Vec<String>>>,
+}
+
+impl Default for MemFs {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemFs {
+    pub fn new() -> MemFs {
+        let mut nodes = BTreeMap::new();
+        nodes.insert("/".to_string(), Node::Dir { mode: 0o755 });
+        MemFs {
+            nodes: RefCell::new(nodes),
+            runner: None,
+            commands: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Adds a file (creating parent directories).
+    pub fn file(self, path: &str, content: &str) -> Self {
+        self.mkdir_p(parent(path)).unwrap();
+        self.nodes.borrow_mut().insert(
+            path.to_string(),
+            Node::File {
+                data: content.as_bytes().to_vec(),
+                mode: 0o644,
+            },
+        );
+        self
+    }
+
+    pub fn dir(self, path: &str) -> Self {
+        self.mkdir_p(path).unwrap();
+        self
+    }
+
+    pub fn link(self, path: &str, target: &str) -> Self {
+        self.mkdir_p(parent(path)).unwrap();
+        self.nodes.borrow_mut().insert(
+            path.to_string(),
+            Node::Link {
+                target: target.to_string(),
+            },
+        );
+        self
+    }
+
+    /// Scripts the result of guest commands.
+    pub fn with_runner(mut self, f: impl Fn(&MemFs, &[&str]) -> CmdOut + 'static) -> Self {
+        self.runner = Some(Box::new(f));
+        self
+    }
+
+    pub fn node(&self, path: &str) -> Option<Node> {
+        self.nodes.borrow().get(path).cloned()
+    }
+
+    /// A snapshot of every node (for "nothing changed" assertions).
+    pub fn snapshot(&self) -> BTreeMap<String, Node> {
+        self.nodes.borrow().clone()
+    }
+
+    pub fn text(&self, path: &str) -> Option<String> {
+        self.read(path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+    }
+
+    /// Resolves every component, following links (up to 40), to a canonical path.
+    fn resolve(&self, path: &str, follow_last: bool) -> Result<String> {
+        let mut todo: Vec<String> = path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        todo.reverse();
+        let mut cur = String::from("/");
+        let mut hops = 0;
+        while let Some(comp) = todo.pop() {
+            if comp == "." {
+                continue;
+            }
+            if comp == ".." {
+                cur = parent(&cur).to_string();
+                continue;
+            }
+            let next = join(&cur, &comp);
+            let is_last = todo.is_empty();
+            match self.nodes.borrow().get(&next) {
+                Some(Node::Link { target }) if !is_last || follow_last => {
+                    hops += 1;
+                    if hops > 40 {
+                        bail!("{path}: too many levels of symbolic links");
+                    }
+                    let mut parts: Vec<String> = target
+                        .split('/')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect();
+                    parts.reverse();
+                    todo.extend(parts);
+                    if target.starts_with('/') {
+                        cur = "/".into();
+                    }
+                }
+                _ => cur = next,
+            }
+        }
+        Ok(cur)
+    }
+
+    fn no_entry(path: &str) -> anyhow::Error {
+        anyhow!("{path}: No such file or directory")
+    }
+}
+
+impl GuestFs for MemFs {
+    fn lstat(&self, path: &str) -> Result<Option<Meta>> {
+        let p = self.resolve(path, false)?;
+        Ok(self.nodes.borrow().get(&p).map(|n| match n {
+            Node::File { data, mode } => Meta {
+                kind: Kind::File,
+                size: data.len() as u64,
+                mode: *mode,
+            },
+            Node::Dir { mode } => Meta {
+                kind: Kind::Dir,
+                size: 4096,
+                mode: *mode,
+            },
+            Node::Link { target } => Meta {
+                kind: Kind::Symlink,
+                size: target.len() as u64,
+                mode: 0o777,
+            },
+        }))
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        let p = self.resolve(path, true)?;
+        match self.nodes.borrow().get(&p) {
+            Some(Node::File { data, .. }) => Ok(data.clone()),
+            Some(_) => bail!("{path}: not a regular file"),
+            None => Err(Self::no_entry(path)),
+        }
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        let p = self.resolve(path, false)?;
+        match self.nodes.borrow().get(&p) {
+            Some(Node::Link { target }) => Ok(target.clone()),
+            _ => bail!("{path}: not a symbolic link"),
+        }
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        let p = self.resolve(dir, true)?;
+        let nodes = self.nodes.borrow();
+        if !matches!(nodes.get(&p), Some(Node::Dir { .. })) {
+            return Ok(vec![]);
+        }
+        let prefix = join(&p, "");
+        Ok(nodes
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        let p = self.resolve(path, true)?;
+        if !matches!(self.nodes.borrow().get(parent(&p)), Some(Node::Dir { .. })) {
+            return Err(Self::no_entry(path));
+        }
+        let mut nodes = self.nodes.borrow_mut();
+        let mode = match nodes.get(&p) {
+            Some(Node::File { mode, .. }) => *mode,
+            Some(Node::Dir { .. }) => bail!("{path}: is a directory"),
+            _ => 0o644,
+        };
+        nodes.insert(
+            p,
+            Node::File {
+                data: data.to_vec(),
+                mode,
+            },
+        );
+        Ok(())
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        let p = self.resolve(path, false)?;
+        let has_children = {
+            let prefix = join(&p, "");
+            self.nodes
+                .borrow()
+                .keys()
+                .any(|k| k.starts_with(&prefix) && k != &p)
+        };
+        let mut nodes = self.nodes.borrow_mut();
+        match nodes.get(&p) {
+            None => Err(Self::no_entry(path)),
+            Some(Node::Dir { .. }) if has_children => bail!("{path}: directory not empty"),
+            Some(_) => {
+                nodes.remove(&p);
+                Ok(())
+            }
+        }
+    }
+
+    fn remove_tree(&self, path: &str) -> Result<()> {
+        let p = self.resolve(path, false)?;
+        let prefix = join(&p, "");
+        self.nodes
+            .borrow_mut()
+            .retain(|k, _| k != &p && !k.starts_with(&prefix));
+        Ok(())
+    }
+
+    fn truncate(&self, path: &str) -> Result<()> {
+        let p = self.resolve(path, true)?;
+        match self.nodes.borrow_mut().get_mut(&p) {
+            Some(Node::File { data, .. }) => {
+                data.clear();
+                Ok(())
+            }
+            Some(_) => bail!("{path}: not a regular file"),
+            None => Err(Self::no_entry(path)),
+        }
+    }
+
+    fn mkdir_p(&self, path: &str) -> Result<()> {
+        let mut cur = String::new();
+        for comp in path.split('/').filter(|s| !s.is_empty()) {
+            cur.push('/');
+            cur.push_str(comp);
+            let r = self.resolve(&cur, true)?;
+            let mut nodes = self.nodes.borrow_mut();
+            match nodes.get(&r) {
+                Some(Node::Dir { .. }) => {}
+                Some(_) => bail!("{cur}: exists and is not a directory"),
+                None => {
+                    nodes.insert(r.clone(), Node::Dir { mode: 0o755 });
+                }
+            }
+            cur = r;
+        }
+        Ok(())
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        let p = self.resolve(link, false)?;
+        if self.nodes.borrow().contains_key(&p) {
+            bail!("{link}: file exists");
+        }
+        self.nodes.borrow_mut().insert(
+            p,
+            Node::Link {
+                target: target.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    fn chmod(&self, new: u32, path: &str) -> Result<()> {
+        let p = self.resolve(path, true)?;
+        match self.nodes.borrow_mut().get_mut(&p) {
+            Some(Node::File { mode, .. }) | Some(Node::Dir { mode }) => {
+                *mode = new;
+                Ok(())
+            }
+            _ => Err(Self::no_entry(path)),
+        }
+    }
+
+    fn upload(&self, host: &Path, guest: &str) -> Result<()> {
+        let data = std::fs::read(host)?;
+        self.write(guest, &data)
+    }
+
+    fn run(&self, argv: &[&str]) -> Result<CmdOut> {
+        self.commands
+            .borrow_mut()
+            .push(argv.iter().map(|s| s.to_string()).collect());
+        match &self.runner {
+            Some(f) => Ok(f(self, argv)),
+            None => Ok(CmdOut {
+                status: 127,
+                output: format!("{}: command not found", argv.first().unwrap_or(&"")),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_like_the_kernel() {
+        let fs = MemFs::new()
+            .file("/etc/passwd", "root:x:0:0")
+            .link("/root/.bash_history", "/etc/passwd")
+            .link("/var/log", "../etc")
+            .link("/lib", "usr/lib")
+            .file("/usr/lib/os-release", "ID=debian");
+        assert_eq!(
+            fs.lstat("/root/.bash_history").unwrap().unwrap().kind,
+            Kind::Symlink
+        );
+        assert_eq!(fs.read("/root/.bash_history").unwrap(), b"root:x:0:0");
+        assert_eq!(fs.list("/var/log").unwrap(), vec!["passwd"]);
+        assert_eq!(
+            fs.read_text("/lib/os-release").unwrap().unwrap(),
+            "ID=debian"
+        );
+        assert_eq!(
+            fs.symlinked_ancestor("/var/log/passwd").unwrap().as_deref(),
+            Some("/var/log")
+        );
+        assert_eq!(fs.symlinked_ancestor("/var/log").unwrap(), None);
+        // Removing a link leaves its target alone.
+        fs.remove("/root/.bash_history").unwrap();
+        assert!(fs.exists("/etc/passwd").unwrap());
+        // Truncating through a link truncates the target: operations must lstat first.
+        fs.truncate("/var/log/passwd").unwrap();
+        assert_eq!(fs.read("/etc/passwd").unwrap(), b"");
+    }
+
+    #[test]
+    fn remove_tree_does_not_follow_links() {
+        let fs = MemFs::new()
+            .file("/etc/shadow", "x")
+            .link("/tmp/evil", "/etc")
+            .file("/tmp/a/b", "1");
+        fs.remove_tree("/tmp").unwrap();
+        assert!(fs.exists("/etc/shadow").unwrap());
+        assert!(!fs.exists("/tmp").unwrap());
+    }
+
+    #[test]
+    fn loops_are_errors_not_hangs() {
+        let fs = MemFs::new().link("/a", "/b").link("/b", "/a");
+        assert!(fs.read("/a").is_err());
+        assert_eq!(fs.read_text("/a").unwrap(), None);
+    }
+
+    #[test]
+    fn globbing() {
+        let fs = MemFs::new()
+            .file("/etc/netplan/50-cloud-init.yaml", "")
+            .file("/etc/netplan/01-netcfg.yaml", "")
+            .file("/etc/netplan/.hidden.yaml", "")
+            .file("/etc/netplan/README", "");
+        assert_eq!(
+            fs.glob("/etc/netplan/*.yaml").unwrap(),
+            vec![
+                "/etc/netplan/01-netcfg.yaml",
+                "/etc/netplan/50-cloud-init.yaml"
+            ]
+        );
+        assert_eq!(
+            fs.glob("/etc/netplan/README").unwrap(),
+            vec!["/etc/netplan/README"]
+        );
+        assert!(fs.glob("/nope/*").unwrap().is_empty());
+        assert!(wildcard("S??iptables", "S08iptables"));
+        assert!(!wildcard("S??iptables", "K92iptables"));
+        assert!(wildcard("*", ""));
+    }
+
+    #[test]
+    fn path_helpers() {
+        assert_eq!(parent("/etc/cloud/cloud.cfg"), "/etc/cloud");
+        assert_eq!(parent("/etc"), "/");
+        assert_eq!(join("/", "etc"), "/etc");
+        assert_eq!(join("/etc", "x"), "/etc/x");
+    }
+}

@@ -1,0 +1,4 @@
+//! Guest access, always through the libguestfs appliance (never a host mount).
+
+pub mod fs;
+pub mod session;

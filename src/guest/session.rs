@@ -1,0 +1,499 @@
+//! One appliance per image: launch (KVM, else TCG), inspection, mounting, and the
+//! [`GuestFs`] implementation over the appliance.
+
+use super::fs::{CmdOut, GuestFs, Kind, Meta};
+use crate::facts::{OsInfo, initsys};
+use crate::ffi::guestfs::{DriveOpts, Handle, InspectField};
+use crate::ui::Reporter;
+use anyhow::{Context, Result, anyhow, bail};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// How the appliance's qemu is accelerated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        }
+    }
+}
+
+/// `IMGSEAL_ACCEL`: `auto` (default: KVM, falling back to TCG once), `kvm`, `tcg`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccelMode {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+impl AccelMode {
+    pub fn from_env() -> Result<AccelMode> {
+        Self::parse(
+            std::env::var("IMGSEAL_ACCEL").ok().as_deref(),
+            std::env::var("LIBGUESTFS_BACKEND_SETTINGS").ok().as_deref(),
+        )
+    }
+
+    /// `IMGSEAL_ACCEL` and `LIBGUESTFS_BACKEND_SETTINGS` values to a mode.
+    pub fn parse(imgseal_accel: Option<&str>, backend_settings: Option<&str>) -> Result<AccelMode> {
+        match imgseal_accel {
+            None | Some("") | Some("auto") => {
+                // A user who already forces TCG for libguestfs gets TCG without a KVM attempt.
+                if backend_settings
+                    .unwrap_or("")
+                    .split(':')
+                    .any(|s| s == "force_tcg")
+                {
+                    Ok(AccelMode::Tcg)
+                } else {
+                    Ok(AccelMode::Auto)
+                }
+            }
+            Some("kvm") => Ok(AccelMode::Kvm),
+            Some("tcg") => Ok(AccelMode::Tcg),
+            Some(other) => bail!("IMGSEAL_ACCEL={other} is not one of auto, kvm, tcg"),
+        }
+    }
+}
+
+/// Set once a KVM launch failed in this process: later launches (batch) go straight to TCG.
+static KVM_BROKEN: AtomicBool = AtomicBool::new(false);
+
+/// A drive to add: a file name (or NBD export name) and its options, or a scratch disk.
+#[derive(Debug, Clone)]
+pub enum Drive {
+    Image {
+        name: String,
+        opts: DriveOpts,
+    },
+    /// A blank disk of this many bytes that lives as long as the appliance.
+    Scratch(i64),
+}
+
+impl Drive {
+    /// An NBD export on a unix socket, raw guest bytes.
+    pub fn nbd_unix(socket: &Path, export: &str, readonly: bool) -> Drive {
+        Drive::Image {
+            name: export.to_string(),
+            opts: DriveOpts {
+                readonly,
+                format: "raw".into(),
+                protocol: Some("nbd".into()),
+                server: vec![format!("unix:{}", socket.display())],
+                discard: (!readonly).then(|| "besteffort".to_string()),
+                cachemode: Some("unsafe".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    /// A local image file with an explicit format (tests and `verify --deep`).
+    pub fn file(path: &Path, format: &str, readonly: bool) -> Drive {
+        Drive::Image {
+            name: path.to_string_lossy().into_owned(),
+            opts: DriveOpts {
+                readonly,
+                format: format.into(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOpts {
+    /// Give the appliance a network (user-mode NAT), for `apt-get install -f` and the like.
+    pub network: bool,
+    pub memsize_mib: Option<i32>,
+}
+
+/// A launched appliance. `shutdown()` must be called to know that writes reached the disks;
+/// Drop kills it.
+pub struct Appliance {
+    h: Handle,
+    pub accel: Accel,
+    pub launch_secs: f64,
+}
+
+fn handle_for(accel: Accel, drives: &[Drive], opts: &LaunchOpts) -> Result<Handle> {
+    let h = Handle::create()?;
+    let mut settings: Vec<String> = h
+        .get_backend_settings()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s != "force_tcg" && s != "force_kvm")
+        .collect();
+    settings.push(match accel {
+        Accel::Kvm => "force_kvm".into(),
+        Accel::Tcg => "force_tcg".into(),
+    });
+    let refs: Vec<&str> = settings.iter().map(String::as_str).collect();
+    h.set_backend_settings(&refs)?;
+    // Old (CentOS 6) guest binaries call the legacy vsyscall page.
+    h.set_append("vsyscall=emulate")?;
+    h.set_network(opts.network)?;
+    if let Some(m) = opts.memsize_mib {
+        h.set_memsize(m)?;
+    }
+    for d in drives {
+        match d {
+            Drive::Image { name, opts } => h
+                .add_drive(name, opts)
+                .with_context(|| format!("adding drive {name}"))?,
+            Drive::Scratch(size) => h.add_drive_scratch(*size)?,
+        }
+    }
+    Ok(h)
+}
+
+/// The most telling line of a launch error (libguestfs errors can be long).
+fn short_reason(e: &anyhow::Error) -> String {
+    let s = format!("{e:#}");
+    s.lines().next().unwrap_or("").chars().take(200).collect()
+}
+
+impl Appliance {
+    /// Launches one appliance with the given drives. In auto mode a failed KVM launch is
+    /// retried once with TCG, saying so in one line.
+    pub fn launch(drives: &[Drive], opts: &LaunchOpts, rep: &dyn Reporter) -> Result<Appliance> {
+        let mode = AccelMode::from_env()?;
+        let first = match mode {
+            AccelMode::Tcg => Accel::Tcg,
+            AccelMode::Kvm => Accel::Kvm,
+            AccelMode::Auto if KVM_BROKEN.load(Ordering::Relaxed) => Accel::Tcg,
+            AccelMode::Auto if !Path::new("/dev/kvm").exists() => Accel::Tcg,
+            AccelMode::Auto => Accel::Kvm,
+        };
+        let t0 = Instant::now();
+        let h = handle_for(first, drives, opts)?;
+        match h.launch() {
+            Ok(()) => Ok(Appliance {
+                h,
+                accel: first,
+                launch_secs: t0.elapsed().as_secs_f64(),
+            }),
+            Err(e) if first == Accel::Kvm && mode == AccelMode::Auto => {
+                drop(h);
+                KVM_BROKEN.store(true, Ordering::Relaxed);
+                rep.note(&format!(
+                    "KVM launch failed ({}); retrying with TCG software emulation (slower)",
+                    short_reason(&e.into())
+                ));
+                let t0 = Instant::now();
+                let h = handle_for(Accel::Tcg, drives, opts)?;
+                h.launch().map_err(|e| launch_error(e.into()))?;
+                Ok(Appliance {
+                    h,
+                    accel: Accel::Tcg,
+                    launch_secs: t0.elapsed().as_secs_f64(),
+                })
+            }
+            Err(e) => Err(launch_error(e.into())),
+        }
+    }
+
+    /// An appliance with only a small scratch disk (`doctor`).
+    pub fn launch_scratch(opts: &LaunchOpts, rep: &dyn Reporter) -> Result<Appliance> {
+        Self::launch(&[Drive::Scratch(64 << 20)], opts, rep)
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.h
+    }
+
+    /// The one operating system on the disk. No OS or several are errors that say what to do.
+    pub fn inspect(&self, image: &str) -> Result<OsInfo> {
+        let roots = self.h.inspect_os().context("inspecting the disk")?;
+        let root = match roots.as_slice() {
+            [] => bail!(
+                "{image}: no operating system found (a blank or data-only disk, or an encrypted root); \
+                 imgseal needs a disk with an installed Linux system"
+            ),
+            [one] => one.clone(),
+            many => bail!(
+                "{image}: {} operating systems found on one disk ({}); imgseal converts single-OS images only",
+                many.len(),
+                many.join(", ")
+            ),
+        };
+        let g = |f| self.h.inspect_get(f, &root).unwrap_or_default();
+        let mut os = OsInfo {
+            os_type: g(InspectField::Type),
+            distro: g(InspectField::Distro),
+            major_version: self.h.inspect_get_major_version(&root).unwrap_or(0),
+            minor_version: self.h.inspect_get_minor_version(&root).unwrap_or(0),
+            arch: g(InspectField::Arch),
+            product_name: g(InspectField::ProductName),
+            package_format: g(InspectField::PackageFormat),
+            package_management: g(InspectField::PackageManagement),
+            init_system: String::new(),
+            hostname: g(InspectField::Hostname),
+            root,
+        };
+        if os.os_type == "unknown" || os.os_type.is_empty() {
+            bail!(
+                "{image}: libguestfs could not identify the operating system on {}",
+                os.root
+            );
+        }
+        os.init_system = "unknown".into();
+        Ok(os)
+    }
+
+    /// Mounts the guest's filesystems at their mountpoints (shortest first) and fills in
+    /// what needs files (the init system). Returns (mountpoint, device) pairs mounted.
+    pub fn mount_os(&self, os: &mut OsInfo, readonly: bool) -> Result<Vec<(String, String)>> {
+        let mut mps = self.h.inspect_get_mountpoints(&os.root)?;
+        mps.sort_by_key(|(mp, _)| mp.len());
+        let mut mounted = Vec::new();
+        for (mp, dev) in mps {
+            let r = if readonly {
+                self.h.mount_ro(&dev, &mp)
+            } else {
+                self.h.mount(&dev, &mp)
+            };
+            match r {
+                Ok(()) => mounted.push((mp, dev)),
+                Err(e) if mp == "/" => {
+                    return Err(anyhow!(e)).context(format!("mounting the root filesystem {dev}"));
+                }
+                // A missing or broken secondary filesystem is reported, not fatal.
+                Err(_) => continue,
+            }
+        }
+        if os.is_linux() {
+            os.init_system = initsys::detect(&self.guest(&crate::ui::Recorder::default()))?;
+        }
+        Ok(mounted)
+    }
+
+    /// The guest's files, through the appliance.
+    pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
+        Guest { h: &self.h, rep }
+    }
+
+    /// Unmounts everything and shuts the appliance down; an error means writes may be lost.
+    pub fn shutdown(self) -> Result<()> {
+        self.h
+            .umount_all()
+            .context("unmounting the guest filesystems")?;
+        self.h
+            .shutdown()
+            .context("shutting the appliance down (writes may not have reached the disk)")?;
+        Ok(())
+    }
+}
+
+fn launch_error(e: anyhow::Error) -> anyhow::Error {
+    e.context(
+        "launching the libguestfs appliance failed; run `imgseal doctor` \
+         (or `libguestfs-test-tool`) to see why",
+    )
+}
+
+/// [`GuestFs`] over a launched, mounted appliance.
+pub struct Guest<'a> {
+    h: &'a Handle,
+    rep: &'a dyn Reporter,
+}
+
+/// Runs a guest program with argv and a fixed environment, capturing stdout+stderr and
+/// the exit status. The script is constant; arguments are positional parameters.
+const RUN_SCRIPT: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+export PATH LC_ALL=C LANG=C DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true HOME=/root\n\
+\"$@\" 2>&1 </dev/null\n\
+printf '\\nimgseal-exit:%d\\n' \"$?\"\n";
+
+const EXIT_MARK: &str = "\nimgseal-exit:";
+
+/// Splits the output of [`RUN_SCRIPT`] into the program's output and exit status.
+pub fn split_run_output(out: &str) -> Option<CmdOut> {
+    let i = out.rfind(EXIT_MARK)?;
+    let status = out[i + EXIT_MARK.len()..].trim().parse().ok()?;
+    Some(CmdOut {
+        status,
+        output: out[..i].to_string(),
+    })
+}
+
+impl<'a> Guest<'a> {
+    pub fn handle(&self) -> &Handle {
+        self.h
+    }
+}
+
+fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
+    e.errno == libc::ENOENT || e.message.contains("No such file or directory")
+}
+
+impl GuestFs for Guest<'_> {
+    fn lstat(&self, path: &str) -> Result<Option<Meta>> {
+        match self.h.lstat(path) {
+            Ok(s) => {
+                let kind = match s.mode & libc::S_IFMT {
+                    libc::S_IFREG => Kind::File,
+                    libc::S_IFDIR => Kind::Dir,
+                    libc::S_IFLNK => Kind::Symlink,
+                    _ => Kind::Other,
+                };
+                Ok(Some(Meta {
+                    kind,
+                    size: s.size,
+                    mode: s.mode & 0o7777,
+                }))
+            }
+            Err(e) if not_found(&e) || e.errno == libc::ENOTDIR => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        Ok(self.h.read_file(path)?)
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        Ok(self.h.readlink(path)?)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        match self.h.ls(dir) {
+            Ok(mut v) => {
+                v.sort();
+                Ok(v)
+            }
+            Err(e)
+                if not_found(&e)
+                    || e.errno == libc::ENOTDIR
+                    || e.message.contains("Not a directory") =>
+            {
+                Ok(vec![])
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.rep
+            .debug(&format!("guest write {path} ({} bytes)", data.len()));
+        Ok(self.h.write(path, data)?)
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        self.rep.debug(&format!("guest rm {path}"));
+        match self.lstat(path)? {
+            Some(m) if m.kind == Kind::Dir => Ok(self.h.rmdir(path)?),
+            Some(_) => Ok(self.h.rm(path)?),
+            None => bail!("{path}: No such file or directory"),
+        }
+    }
+
+    fn remove_tree(&self, path: &str) -> Result<()> {
+        self.rep.debug(&format!("guest rm -rf {path}"));
+        Ok(self.h.rm_rf(path)?)
+    }
+
+    fn truncate(&self, path: &str) -> Result<()> {
+        self.rep.debug(&format!("guest truncate {path}"));
+        Ok(self.h.truncate(path)?)
+    }
+
+    fn mkdir_p(&self, path: &str) -> Result<()> {
+        Ok(self.h.mkdir_p(path)?)
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        self.rep.debug(&format!("guest ln -s {target} {link}"));
+        Ok(self.h.ln_s(target, link)?)
+    }
+
+    fn chmod(&self, mode: u32, path: &str) -> Result<()> {
+        Ok(self.h.chmod(mode, path)?)
+    }
+
+    fn upload(&self, host: &Path, guest: &str) -> Result<()> {
+        self.rep
+            .debug(&format!("upload {} -> {guest}", host.display()));
+        let host = host
+            .to_str()
+            .ok_or_else(|| anyhow!("{}: path is not UTF-8", host.display()))?;
+        Ok(self.h.upload(host, guest)?)
+    }
+
+    fn run(&self, argv: &[&str]) -> Result<CmdOut> {
+        self.rep.debug(&format!(
+            "guest$ {}",
+            argv.iter()
+                .map(|a| crate::cmd::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        let mut full = vec!["/bin/sh", "-c", RUN_SCRIPT, "imgseal"];
+        full.extend_from_slice(argv);
+        let raw = self
+            .h
+            .command(&full)
+            .with_context(|| format!("running {} in the guest", argv.join(" ")))?;
+        let out = split_run_output(&raw).ok_or_else(|| {
+            anyhow!(
+                "running {} in the guest: no exit status in its output",
+                argv.join(" ")
+            )
+        })?;
+        if self.rep.is_verbose() {
+            for l in out.output.lines() {
+                self.rep.debug(&format!("guest| {l}"));
+            }
+            self.rep.debug(&format!("guest exit {}", out.status));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_output_is_split_from_its_exit_status() {
+        let o = split_run_output("hello\nworld\nimgseal-exit:3\n").unwrap();
+        assert_eq!(o.output, "hello\nworld");
+        assert_eq!(o.status, 3);
+        // Output without a trailing newline, and output that mentions the marker itself.
+        let o = split_run_output("x imgseal-exit:9\nimgseal-exit:0\n").unwrap();
+        assert_eq!((o.output.as_str(), o.status), ("x imgseal-exit:9", 0));
+        let o = split_run_output("a\nimgseal-exit:9\n\nimgseal-exit:0\n").unwrap();
+        assert_eq!(o.status, 0);
+        assert_eq!(o.output, "a\nimgseal-exit:9\n");
+        assert_eq!(split_run_output("garbage"), None);
+    }
+
+    #[test]
+    fn accel_mode_from_settings() {
+        assert_eq!(AccelMode::parse(None, None).unwrap(), AccelMode::Auto);
+        assert_eq!(
+            AccelMode::parse(Some("auto"), Some("force_tcg")).unwrap(),
+            AccelMode::Tcg
+        );
+        assert_eq!(
+            AccelMode::parse(None, Some("a:force_tcg")).unwrap(),
+            AccelMode::Tcg
+        );
+        assert_eq!(
+            AccelMode::parse(Some("kvm"), Some("force_tcg")).unwrap(),
+            AccelMode::Kvm
+        );
+        assert_eq!(AccelMode::parse(Some("tcg"), None).unwrap(), AccelMode::Tcg);
+        let e = AccelMode::parse(Some("warp"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("IMGSEAL_ACCEL=warp"), "{e}");
+    }
+}

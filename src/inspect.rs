@@ -1,0 +1,213 @@
+//! `imgseal inspect`: a read-only report of what is in an image.
+
+use crate::facts::{OsInfo, cloudinit, firewall, network};
+use crate::guest::fs::GuestFs;
+use crate::guest::session::Appliance;
+use crate::pipeline::Session;
+use anyhow::Result;
+use serde::Serialize;
+
+/// The JSON document `inspect --json` prints (a contract: scripts parse it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub schema: u32,
+    pub image: String,
+    pub format: String,
+    pub virtual_size: u64,
+    /// What imgseal's NBD sniff found in the first MiB.
+    pub disk_signature: String,
+    pub appliance: ApplianceInfo,
+    pub os: OsInfo,
+    pub filesystems: Vec<Filesystem>,
+    /// Linux only.
+    pub cloud_init: Option<cloudinit::CloudInit>,
+    pub firewall: Vec<firewall::FirewallService>,
+    pub network: Option<network::NetworkFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplianceInfo {
+    pub accel: String,
+    pub launch_seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Filesystem {
+    pub device: String,
+    #[serde(rename = "type")]
+    pub fs_type: String,
+    pub mountpoint: Option<String>,
+    pub uuid: Option<String>,
+    pub label: Option<String>,
+}
+
+pub const SCHEMA: u32 = 1;
+
+/// Every filesystem the appliance sees, with mountpoints from inspection.
+pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
+    let h = app.handle();
+    let mps = h.inspect_get_mountpoints(&os.root).unwrap_or_default();
+    let nonempty = |r: Result<String, _>| r.ok().filter(|s: &String| !s.is_empty());
+    Ok(h.list_filesystems()?
+        .into_iter()
+        .filter(|(_, t)| t != "unknown")
+        .map(|(dev, t)| Filesystem {
+            mountpoint: mps.iter().find(|(_, d)| *d == dev).map(|(m, _)| m.clone()),
+            uuid: nonempty(h.vfs_uuid(&dev)),
+            label: nonempty(h.vfs_label(&dev)),
+            device: dev,
+            fs_type: t,
+        })
+        .collect())
+}
+
+/// Gathers the report from a mounted guest.
+pub fn gather(s: &Session, fs: &dyn GuestFs) -> Result<Inspection> {
+    let os = s.os.clone();
+    let linux = os.is_linux();
+    Ok(Inspection {
+        schema: SCHEMA,
+        image: s.attached.probe.input.display(),
+        format: s.attached.probe.format.clone(),
+        virtual_size: s.attached.probe.virtual_size,
+        disk_signature: s.attached.recognised.to_string(),
+        appliance: ApplianceInfo {
+            accel: s.app.accel.name().to_string(),
+            launch_seconds: (s.app.launch_secs * 10.0).round() / 10.0,
+        },
+        filesystems: filesystems(&s.app, &os)?,
+        cloud_init: if linux {
+            Some(cloudinit::scan(fs, &os)?)
+        } else {
+            None
+        },
+        firewall: if linux {
+            firewall::scan(fs, &os)?
+        } else {
+            vec![]
+        },
+        network: if linux {
+            Some(network::scan(fs)?)
+        } else {
+            None
+        },
+        os,
+    })
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+/// The human summary: aligned `key  value` lines, grouped.
+pub fn render_text(i: &Inspection) -> String {
+    let mut rows: Vec<(String, String)> = Vec::new();
+    let mut row = |k: &str, v: String| rows.push((k.to_string(), v));
+    row(
+        "image",
+        format!(
+            "{} ({}, {})",
+            i.image,
+            i.format,
+            crate::ui::human_bytes(i.virtual_size)
+        ),
+    );
+    row(
+        "appliance",
+        format!(
+            "{} launch {:.1} s",
+            i.appliance.accel, i.appliance.launch_seconds
+        ),
+    );
+    row(
+        "os",
+        format!(
+            "{} {} {}.{} ({})",
+            i.os.os_type, i.os.distro, i.os.major_version, i.os.minor_version, i.os.arch
+        ),
+    );
+    row("product", i.os.product_name.clone());
+    row(
+        "packages",
+        format!("{} / {}", i.os.package_format, i.os.package_management),
+    );
+    row("init system", i.os.init_system.clone());
+    row("hostname", i.os.hostname.clone());
+    for f in &i.filesystems {
+        row(
+            "filesystem",
+            format!(
+                "{} {} on {} uuid={} label={}",
+                f.device,
+                f.fs_type,
+                f.mountpoint.as_deref().unwrap_or("(not mounted)"),
+                opt(&f.uuid),
+                opt(&f.label)
+            ),
+        );
+    }
+    if let Some(c) = &i.cloud_init {
+        row(
+            "cloud-init",
+            if c.installed {
+                format!("installed, version {}", opt(&c.version))
+            } else {
+                "not installed".into()
+            },
+        );
+        row(
+            "datasources",
+            match (&c.datasources, &c.datasources_from) {
+                (Some(l), Some(f)) => format!("[{}] (from {f})", l.join(", ")),
+                _ => "not set (cloud-init probes all it knows)".into(),
+            },
+        );
+    }
+    if i.os.is_linux() && i.firewall.is_empty() {
+        row("firewall", "none installed".into());
+    }
+    for f in &i.firewall {
+        row(
+            "firewall",
+            format!(
+                "{} {}{}",
+                f.name,
+                if f.starts_at_boot {
+                    "starts at boot"
+                } else {
+                    "off at boot"
+                },
+                if f.evidence.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", f.evidence.join("; "))
+                }
+            ),
+        );
+    }
+    if let Some(n) = &i.network {
+        for f in &n.files {
+            row("network file", f.clone());
+        }
+        match n.primary() {
+            Some(p) => row(
+                "primary nic",
+                format!("{} {} ({})", p.name, p.method, p.file),
+            ),
+            None => row("primary nic", "not configured in any file".into()),
+        }
+        if n.mtus.is_empty() {
+            row("mtu", "none set (DHCP decides)".into());
+        }
+        for m in &n.mtus {
+            row(
+                "mtu",
+                format!("{} at {}:{} ({})", m.value, m.file, m.line, m.setting),
+            );
+        }
+    }
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("{k:<w$}  {v}\n"))
+        .collect()
+}

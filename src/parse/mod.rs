@@ -1,0 +1,10 @@
+//! Pure parsers over the text of guest files. No I/O: every parser is unit tested on
+//! realistic samples and fuzzed for panics.
+
+pub mod cloudcfg;
+pub mod dhclient;
+pub mod dpkg;
+pub mod ini;
+pub mod interfaces;
+pub mod netplan;
+pub mod shellvars;
