@@ -1,0 +1,137 @@
+//! Shared helpers of the integration tests: the fixtures (built by
+//! scripts/make-test-images.sh; a missing fixture fails the test, it never skips), the
+//! imgseal binary with a private temp dir, hashing.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fixtures() -> PathBuf {
+    let d = std::env::var_os("IMGSEAL_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures"));
+    assert!(
+        d.join(".stamp").exists(),
+        "test fixtures missing in {}: run scripts/make-test-images.sh (scripts/test.sh does)",
+        d.display()
+    );
+    d
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    let p = fixtures().join(name);
+    assert!(
+        p.exists(),
+        "fixture {} missing: run scripts/make-test-images.sh",
+        p.display()
+    );
+    p
+}
+
+/// The fixture's description written by the fixture script.
+pub fn fixture_meta(name: &str) -> Value {
+    let p = fixtures().join(format!("{name}.json"));
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+pub fn vendor_dir() -> PathBuf {
+    fixtures().join("vendor")
+}
+
+/// imgseal with its own temp dir (so a test can assert nothing is left in it), TCG (KVM is
+/// broken on the CI hosts; one test exercises the automatic fallback), no colour.
+pub struct Imgseal {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Imgseal {
+    pub fn new() -> Imgseal {
+        Imgseal {
+            tmp: tempfile::Builder::new()
+                .prefix("imgseal-test-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_imgseal"));
+        c.env("IMGSEAL_TMPDIR", self.tmp.path())
+            .env("IMGSEAL_ACCEL", "tcg")
+            .env("NO_COLOR", "1")
+            .env_remove("LIBGUESTFS_BACKEND_SETTINGS");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd().args(args).output().expect("running imgseal");
+        assert_no_panic(&out);
+        out
+    }
+
+    /// Entries left in imgseal's temp dir (must be none after any run).
+    pub fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    }
+}
+
+pub fn assert_no_panic(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "imgseal panicked:\n{err}");
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(out),
+            stderr(out)
+        )
+    })
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    let mut f = std::fs::File::open(p).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Pids of processes whose command line contains `needle`.
+pub fn pids_with(needle: &str) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cl) = std::fs::read(e.path().join("cmdline")) {
+            let cl = String::from_utf8_lossy(&cl).replace('\0', " ");
+            if cl.contains(needle) && pid != std::process::id() {
+                v.push(pid);
+            }
+        }
+    }
+    v
+}
