@@ -13,6 +13,7 @@ pub mod image;
 pub mod inspect;
 pub mod parse;
 pub mod pipeline;
+pub mod traces;
 pub mod ui;
 
 /// Exit codes (a contract).

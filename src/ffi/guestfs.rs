@@ -132,6 +132,16 @@ pub struct Stat {
     pub mtime: i64,
 }
 
+fn stat_from(s: &sys::guestfs_statns) -> Stat {
+    Stat {
+        mode: s.st_mode as u32,
+        size: s.st_size as u64,
+        uid: s.st_uid as u32,
+        gid: s.st_gid as u32,
+        mtime: s.st_mtime_sec,
+    }
+}
+
 /// libguestfs library version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -703,17 +713,34 @@ impl Handle {
         if s.is_null() {
             return Err(self.error("lstatns"));
         }
-        let out = unsafe {
-            Stat {
-                mode: (*s).st_mode as u32,
-                size: (*s).st_size as u64,
-                uid: (*s).st_uid as u32,
-                gid: (*s).st_gid as u32,
-                mtime: (*s).st_mtime_sec,
-            }
-        };
+        let out = unsafe { stat_from(&*s) };
         unsafe { sys::guestfs_free_statns(s) };
         Ok(out)
+    }
+
+    /// lstat of many names in one directory in one round trip; None for names that do not
+    /// exist.
+    pub fn lstat_list(&self, dir: &str, names: &[&str]) -> Result<Vec<Option<Stat>>> {
+        let d = to_cstring("lstatnslist", dir)?;
+        let l = CStringList::new("lstatnslist", names)?;
+        let r = unsafe { sys::guestfs_lstatnslist(self.g, d.as_ptr(), l.as_ptr()) };
+        if r.is_null() {
+            return Err(self.error("lstatnslist"));
+        }
+        let out = unsafe {
+            let len = (*r).len as usize;
+            let vals = if len == 0 { &[][..] } else { std::slice::from_raw_parts((*r).val, len) };
+            vals.iter()
+                .map(|s| if s.st_ino == -1 { None } else { Some(stat_from(s)) })
+                .collect()
+        };
+        unsafe { sys::guestfs_free_statns_list(r) };
+        Ok(out)
+    }
+
+    /// Every name below `dir`, recursively, relative to it (links are not followed).
+    pub fn find(&self, dir: &str) -> Result<Vec<String>> {
+        self.path_list("find", dir, sys::guestfs_find)
     }
 
     pub fn readlink(&self, path: &str) -> Result<String> {

@@ -63,6 +63,30 @@ pub trait GuestFs {
     fn upload(&self, host: &Path, guest: &str) -> Result<()>;
     /// Runs a guest program with argv, chrooted into the guest.
     fn run(&self, argv: &[&str]) -> Result<CmdOut>;
+    /// Every path below `dir`, recursively, relative to it, sorted; links are not followed
+    /// and a `dir` that is itself a link yields nothing. Empty when `dir` does not exist.
+    fn find(&self, dir: &str) -> Result<Vec<String>>;
+
+    /// lstat of several names in one directory (one round trip on the appliance).
+    fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
+        names.iter().map(|n| self.lstat(&join(dir, n))).collect()
+    }
+
+    /// Every entry below `dir` with its metadata: (full path, meta), links not followed.
+    /// Nothing when `dir` or one of its ancestors is a symlink: a walk never leaves the
+    /// tree it was asked to walk.
+    fn walk(&self, dir: &str) -> Result<Vec<(String, Meta)>> {
+        if !self.is_dir(dir)? || self.symlinked_ancestor(dir)?.is_some() {
+            return Ok(vec![]);
+        }
+        let names = self.find(dir)?;
+        let metas = self.lstat_many(dir, &names)?;
+        Ok(names
+            .into_iter()
+            .zip(metas)
+            .filter_map(|(n, m)| m.map(|m| (join(dir, &n), m)))
+            .collect())
+    }
 
     // ---- provided helpers ----
 
@@ -466,6 +490,22 @@ impl GuestFs for MemFs {
         self.write(guest, &data)
     }
 
+    fn find(&self, dir: &str) -> Result<Vec<String>> {
+        let p = self.resolve(dir, false)?;
+        if !matches!(self.nodes.borrow().get(&p), Some(Node::Dir { .. })) {
+            return Ok(vec![]);
+        }
+        let prefix = join(&p, "");
+        Ok(self
+            .nodes
+            .borrow()
+            .keys()
+            .filter_map(|k| k.strip_prefix(&prefix))
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect())
+    }
+
     fn run(&self, argv: &[&str]) -> Result<CmdOut> {
         self.commands
             .borrow_mut()
@@ -531,6 +571,20 @@ mod tests {
         let fs = MemFs::new().link("/a", "/b").link("/b", "/a");
         assert!(fs.read("/a").is_err());
         assert_eq!(fs.read_text("/a").unwrap(), None);
+    }
+
+    #[test]
+    fn walk_stays_inside_its_tree() {
+        let fs = MemFs::new()
+            .file("/var/log/syslog", "x")
+            .file("/var/log/apt/history.log", "y")
+            .link("/var/log/evil", "/etc")
+            .file("/etc/passwd", "root")
+            .link("/home/u/.ssh", "/etc");
+        let w: Vec<String> = fs.walk("/var/log").unwrap().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(w, vec!["/var/log/apt", "/var/log/apt/history.log", "/var/log/evil", "/var/log/syslog"]);
+        assert!(fs.walk("/home/u/.ssh").unwrap().is_empty());
+        assert!(fs.walk("/nope").unwrap().is_empty());
     }
 
     #[test]

@@ -330,6 +330,20 @@ impl<'a> Guest<'a> {
     }
 }
 
+fn meta_from(s: crate::ffi::guestfs::Stat) -> Meta {
+    let kind = match s.mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFLNK => Kind::Symlink,
+        _ => Kind::Other,
+    };
+    Meta {
+        kind,
+        size: s.size,
+        mode: s.mode & 0o7777,
+    }
+}
+
 fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
     e.errno == libc::ENOENT || e.message.contains("No such file or directory")
 }
@@ -337,19 +351,7 @@ fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
 impl GuestFs for Guest<'_> {
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         match self.h.lstat(path) {
-            Ok(s) => {
-                let kind = match s.mode & libc::S_IFMT {
-                    libc::S_IFREG => Kind::File,
-                    libc::S_IFDIR => Kind::Dir,
-                    libc::S_IFLNK => Kind::Symlink,
-                    _ => Kind::Other,
-                };
-                Ok(Some(Meta {
-                    kind,
-                    size: s.size,
-                    mode: s.mode & 0o7777,
-                }))
-            }
+            Ok(s) => Ok(Some(meta_from(s))),
             Err(e) if not_found(&e) || e.errno == libc::ENOTDIR => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -425,6 +427,25 @@ impl GuestFs for Guest<'_> {
             .to_str()
             .ok_or_else(|| anyhow!("{}: path is not UTF-8", host.display()))?;
         Ok(self.h.upload(host, guest)?)
+    }
+
+    fn find(&self, dir: &str) -> Result<Vec<String>> {
+        if !self.is_dir(dir)? {
+            return Ok(vec![]);
+        }
+        let mut v = self.h.find(dir)?;
+        v.sort();
+        Ok(v)
+    }
+
+    fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
+        let mut out = Vec::with_capacity(names.len());
+        // Bounded batches keep each reply under the protocol's message size.
+        for chunk in names.chunks(500) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            out.extend(self.h.lstat_list(dir, &refs)?.into_iter().map(|s| s.map(meta_from)));
+        }
+        Ok(out)
     }
 
     fn run(&self, argv: &[&str]) -> Result<CmdOut> {
