@@ -32,8 +32,49 @@ pub struct Cli {
 pub enum Command {
     /// Report what an image holds: OS, filesystems, cloud-init, firewall, network (read-only).
     Inspect(InspectArgs),
+    /// Check an image against the profile's rules (read-only). Exit 0 compliant, 1 not
+    /// compliant, 2 error.
+    Check(CheckArgs),
+    /// List every check and operation with its rule, default state and summary.
+    Rules(RulesArgs),
     /// Check that this host can run conversions (qemu tools, appliance launch, temp space).
     Doctor(DoctorArgs),
+}
+
+/// Which rules apply and which vendor packages serve them.
+#[derive(Debug, Clone, Args)]
+pub struct ProfileArgs {
+    /// A built-in profile name (jdcloud) or a profile TOML file.
+    #[arg(long, value_name = "NAME|FILE", default_value = crate::profile::DEFAULT)]
+    pub profile: String,
+
+    /// Directory holding vendor.toml and the vendor packages it lists.
+    #[arg(long, value_name = "DIR", default_value = crate::vendor::DEFAULT_DIR)]
+    pub vendor_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Print the report as JSON (schema 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Print as the Markdown table the README carries.
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
 }
 
 /// How an input image is attached.

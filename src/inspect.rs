@@ -119,13 +119,7 @@ pub fn render_text(i: &Inspection) -> String {
             i.appliance.accel, i.appliance.launch_seconds
         ),
     );
-    row(
-        "os",
-        format!(
-            "{} {} {}.{} ({})",
-            i.os.os_type, i.os.distro, i.os.major_version, i.os.minor_version, i.os.arch
-        ),
-    );
+    row("os", format!("{} {} ({})", i.os.os_type, i.os.short(), i.os.arch));
     row("product", i.os.product_name.clone());
     row(
         "packages",

@@ -3,8 +3,10 @@
 
 #![deny(unsafe_code)]
 
+pub mod checks;
 pub mod cli;
 pub mod cmd;
+pub mod digest;
 pub mod doctor;
 pub mod facts;
 pub mod ffi;
@@ -13,8 +15,11 @@ pub mod image;
 pub mod inspect;
 pub mod parse;
 pub mod pipeline;
+pub mod profile;
+pub mod rules;
 pub mod traces;
 pub mod ui;
+pub mod vendor;
 
 /// Exit codes (a contract).
 pub mod exit {

@@ -1,11 +1,13 @@
 //! What imgseal learns about a guest by reading its files (through [`GuestFs`]): the facts
 //! `inspect` prints and the rule checks judge. Nothing here writes.
 
+pub mod boot;
 pub mod cloudinit;
 pub mod firewall;
 pub mod initsys;
 pub mod network;
 pub mod packages;
+pub mod repos;
 
 use serde::Serialize;
 
@@ -33,12 +35,18 @@ pub struct OsInfo {
 }
 
 impl OsInfo {
-    /// `debian 12`, `centos 7.9`.
+    /// `12.4`, `7.9`, `16.04` (Ubuntu versions keep their two-digit month).
+    pub fn version(&self) -> String {
+        if self.distro == "ubuntu" {
+            format!("{}.{:02}", self.major_version, self.minor_version)
+        } else {
+            format!("{}.{}", self.major_version, self.minor_version)
+        }
+    }
+
+    /// `debian 12.4`, `centos 7.9`, `ubuntu 16.04`.
     pub fn short(&self) -> String {
-        format!(
-            "{} {}.{}",
-            self.distro, self.major_version, self.minor_version
-        )
+        format!("{} {}", self.distro, self.version())
     }
 
     pub fn is_linux(&self) -> bool {

@@ -4,7 +4,10 @@
 pub mod cloudcfg;
 pub mod dhclient;
 pub mod dpkg;
+pub mod fstab;
+pub mod grub;
 pub mod ini;
 pub mod interfaces;
 pub mod netplan;
+pub mod repos;
 pub mod shellvars;

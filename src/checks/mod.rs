@@ -1,0 +1,407 @@
+//! The rule checks: a registry of read-only checks, each tagged with the rule it serves
+//! (R1-R9 of the vendor's spec, B1 for boot readiness), each returning pass / fail / warn /
+//! skip with a detail that names the guest file it is about.
+
+mod boot;
+mod cloudinit;
+mod firewall;
+mod network;
+mod reboot;
+mod repos;
+mod traces;
+
+use crate::facts::cloudinit::CloudInit;
+use crate::facts::firewall::FirewallService;
+use crate::facts::network::NetworkFacts;
+use crate::facts::{self, OsInfo};
+use crate::guest::fs::GuestFs;
+use crate::profile::{Profile, Severity};
+use crate::vendor::Vendor;
+use anyhow::Result;
+use serde::Serialize;
+use std::cell::OnceCell;
+
+/// The rules, with a short title each (R1-R9 from the spec; B1 is imgseal's own).
+pub const RULES: &[(&str, &str)] = &[
+    ("R1", "system update sources configured, not changed"),
+    ("R2", "firewall off at boot"),
+    ("R3", "NIC MTU left to DHCP"),
+    ("R4", "CentOS: the vendor's cloud-init"),
+    ("R5", "Ubuntu/Debian: the vendor's cloud-init and datasources"),
+    ("R6", "Windows: cloudbase-init"),
+    ("R7", "Windows: updates installed"),
+    ("R8", "no traces of the image build"),
+    ("R9", "no reboot pending"),
+    ("B1", "boots on the target cloud's KVM (virtio)"),
+];
+
+pub fn rule_title(rule: &str) -> &'static str {
+    RULES.iter().find(|(r, _)| *r == rule).map(|r| r.1).unwrap_or("")
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Skip,
+    Warn,
+    Fail,
+    /// The check itself broke (could not read what it needed).
+    Error,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Skip => "skip",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    pub detail: String,
+    /// Each item found, `file:line: what` where a line is known.
+    pub findings: Vec<String>,
+}
+
+impl Outcome {
+    pub fn pass(detail: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Pass, detail: detail.into(), findings: vec![] }
+    }
+    pub fn fail(detail: impl Into<String>, findings: Vec<String>) -> Outcome {
+        Outcome { status: Status::Fail, detail: detail.into(), findings }
+    }
+    pub fn skip(detail: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Skip, detail: detail.into(), findings: vec![] }
+    }
+    pub fn warn(detail: impl Into<String>) -> Outcome {
+        Outcome { status: Status::Warn, detail: detail.into(), findings: vec![] }
+    }
+}
+
+/// One result in a report (a contract: `{"id","rule","status","detail"}` plus findings).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckResult {
+    pub id: String,
+    pub rule: String,
+    pub status: Status,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<String>,
+}
+
+pub type CheckFn = Box<dyn Fn(&Ctx) -> Result<Outcome> + Send + Sync>;
+
+/// A registered check.
+pub struct CheckDef {
+    pub id: String,
+    /// `R2`, or `R4/R5` for checks whose rule depends on the distribution.
+    pub rule: &'static str,
+    /// One line, no trailing period.
+    pub summary: String,
+    pub run: CheckFn,
+}
+
+impl CheckDef {
+    pub fn new(id: impl Into<String>, rule: &'static str, summary: impl Into<String>, run: CheckFn) -> CheckDef {
+        CheckDef { id: id.into(), rule, summary: summary.into(), run }
+    }
+}
+
+/// Everything a check may look at, with facts computed once and shared by all checks.
+pub struct Ctx<'a> {
+    pub fs: &'a dyn GuestFs,
+    pub os: &'a OsInfo,
+    pub profile: &'a Profile,
+    /// The vendor-packages manifest, or why there is none.
+    pub vendor: std::result::Result<&'a Vendor, String>,
+    cloud_init: OnceCell<CloudInit>,
+    network: OnceCell<NetworkFacts>,
+    firewall: OnceCell<Vec<FirewallService>>,
+    traces: OnceCell<Vec<crate::traces::Trace>>,
+}
+
+fn cached<'c, T>(cell: &'c OnceCell<T>, f: impl FnOnce() -> Result<T>) -> Result<&'c T> {
+    if let Some(v) = cell.get() {
+        return Ok(v);
+    }
+    let v = f()?;
+    Ok(cell.get_or_init(|| v))
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        fs: &'a dyn GuestFs,
+        os: &'a OsInfo,
+        profile: &'a Profile,
+        vendor: std::result::Result<&'a Vendor, String>,
+    ) -> Ctx<'a> {
+        Ctx {
+            fs,
+            os,
+            profile,
+            vendor,
+            cloud_init: OnceCell::new(),
+            network: OnceCell::new(),
+            firewall: OnceCell::new(),
+            traces: OnceCell::new(),
+        }
+    }
+
+    pub fn cloud_init(&self) -> Result<&CloudInit> {
+        cached(&self.cloud_init, || facts::cloudinit::scan(self.fs, self.os))
+    }
+    pub fn network(&self) -> Result<&NetworkFacts> {
+        cached(&self.network, || facts::network::scan(self.fs))
+    }
+    pub fn firewall(&self) -> Result<&Vec<FirewallService>> {
+        cached(&self.firewall, || {
+            facts::firewall::FIREWALLS.iter().map(|d| facts::firewall::scan_one(self.fs, self.os, d)).collect()
+        })
+    }
+    pub fn traces(&self) -> Result<&Vec<crate::traces::Trace>> {
+        cached(&self.traces, || crate::traces::find_all(self.fs, self.os, &[]))
+    }
+
+    /// `R4` on rpm guests, `R5` on deb guests.
+    pub fn resolve_rule(&self, rule: &'static str) -> String {
+        match rule {
+            "R4/R5" if self.os.is_rpm() => "R4".into(),
+            "R4/R5" if self.os.is_deb() => "R5".into(),
+            r => r.into(),
+        }
+    }
+}
+
+/// Every check, in report order.
+pub fn registry() -> Vec<CheckDef> {
+    let mut v = Vec::new();
+    v.extend(repos::checks());
+    v.extend(firewall::checks());
+    v.extend(network::checks());
+    v.extend(cloudinit::checks());
+    v.extend(traces::checks());
+    v.extend(reboot::checks());
+    v.extend(boot::checks());
+    v
+}
+
+/// A compliance report (a contract: scripts parse it).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub image: String,
+    pub profile: String,
+    pub os: OsInfo,
+    pub compliant: bool,
+    /// Rules with at least one failing check.
+    pub failing_rules: Vec<String>,
+    pub results: Vec<CheckResult>,
+}
+
+pub const REPORT_SCHEMA: u32 = 1;
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.results.iter().any(|r| r.status == Status::Error)
+    }
+
+    pub fn count(&self, s: Status) -> usize {
+        self.results.iter().filter(|r| r.status == s).count()
+    }
+}
+
+/// Runs every check. A check that breaks is reported as `error`, not silently dropped.
+pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
+    let mut results = Vec::new();
+    for def in registry() {
+        let rule = ctx.resolve_rule(def.rule);
+        let mut out = match (def.run)(ctx) {
+            Ok(o) => o,
+            Err(e) => Outcome { status: Status::Error, detail: format!("the check could not run: {e:#}"), findings: vec![] },
+        };
+        if out.status == Status::Fail {
+            match ctx.profile.severity(&rule) {
+                Severity::Fail => {}
+                Severity::Warn => out.status = Status::Warn,
+                Severity::Off => {
+                    out = Outcome::skip(format!("{rule} is off in profile {}", ctx.profile.name));
+                }
+            }
+        }
+        if let Some(cat) = def.id.strip_prefix("traces-") {
+            if ctx.profile.traces.exclude.iter().any(|e| e == cat) {
+                out = Outcome::skip(format!("category excluded by profile {}", ctx.profile.name));
+            }
+        }
+        results.push(CheckResult { id: def.id, rule, status: out.status, detail: out.detail, findings: out.findings });
+    }
+    let mut failing: Vec<String> = results.iter().filter(|r| r.status == Status::Fail).map(|r| r.rule.clone()).collect();
+    failing.sort_by_key(|r| RULES.iter().position(|(x, _)| x == r));
+    failing.dedup();
+    Report {
+        schema: REPORT_SCHEMA,
+        image: image.to_string(),
+        profile: profile_name.to_string(),
+        os: ctx.os.clone(),
+        compliant: failing.is_empty() && !results.iter().any(|r| r.status == Status::Error),
+        failing_rules: failing,
+        results,
+    }
+}
+
+/// Lists items as `a, b, c (+N more)`.
+pub fn brief(items: &[String], max: usize) -> String {
+    let mut s = items.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    if items.len() > max {
+        s.push_str(&format!(" (+{} more)", items.len() - max));
+    }
+    s
+}
+
+/// The human report: a table grouped by rule, colour on a terminal, a one-line verdict.
+pub fn render_text(r: &Report, color: bool, verbose: bool) -> String {
+    let paint = |s: &str, st: Status| -> String {
+        if !color {
+            return s.to_string();
+        }
+        let code = match st {
+            Status::Pass => "32",
+            Status::Skip => "2",
+            Status::Warn => "33",
+            Status::Fail | Status::Error => "1;31",
+        };
+        format!("\x1b[{code}m{s}\x1b[0m")
+    };
+    let idw = r.results.iter().map(|x| x.id.len()).max().unwrap_or(0);
+    let mut out = format!("{}  ({}, profile {})\n", r.image, r.os.short(), r.profile);
+    let mut rules: Vec<&str> = r.results.iter().map(|x| x.rule.as_str()).collect();
+    rules.sort_by_key(|x| RULES.iter().position(|(id, _)| id == x));
+    rules.dedup();
+    for rule in rules {
+        out.push_str(&format!("\n{rule}  {}\n", rule_title(rule)));
+        for x in r.results.iter().filter(|x| x.rule == rule) {
+            out.push_str(&format!("  {}  {:<idw$}  {}\n", paint(&format!("{:<5}", x.status.label()), x.status), x.id, x.detail));
+            if verbose || x.status == Status::Fail {
+                // Findings the detail already spells out are not repeated.
+                let extra: Vec<&String> = x.findings.iter().filter(|f| !x.detail.contains(f.as_str())).collect();
+                let show = if verbose { extra.len() } else { 5 };
+                for f in extra.iter().take(show) {
+                    out.push_str(&format!("  {:<5}  {:<idw$}    {f}\n", "", ""));
+                }
+                if extra.len() > show {
+                    out.push_str(&format!("  {:<5}  {:<idw$}    (+{} more; -v lists all)\n", "", "", extra.len() - show));
+                }
+            }
+        }
+    }
+    let verdict = if r.has_errors() {
+        paint("ERROR: some checks could not run", Status::Error)
+    } else if r.compliant {
+        paint("COMPLIANT", Status::Pass)
+    } else {
+        paint(&format!("NOT COMPLIANT: {} fail", r.failing_rules.join(", ")), Status::Fail)
+    };
+    out.push_str(&format!(
+        "\n{verdict} ({} pass, {} fail, {} warn, {} skip)\n",
+        r.count(Status::Pass),
+        r.count(Status::Fail),
+        r.count(Status::Warn),
+        r.count(Status::Skip)
+    ));
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use crate::guest::fs::MemFs;
+
+    /// Runs every check on an in-memory guest with the built-in profile.
+    pub fn report(fs: &MemFs, os: &OsInfo, vendor: Option<&Vendor>) -> Report {
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let ctx = Ctx::new(fs, os, &p, vendor.ok_or_else(|| "no vendor dir".to_string()));
+        run_all(&ctx, "test.img", &p.name)
+    }
+
+    pub fn result<'r>(r: &'r Report, id: &str) -> &'r CheckResult {
+        r.results.iter().find(|x| x.id == id).unwrap_or_else(|| panic!("no result {id}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::guest::fs::MemFs;
+
+    #[test]
+    fn registry_ids_are_unique_kebab_case_and_summaries_have_no_period() {
+        let reg = registry();
+        let mut ids: Vec<&str> = reg.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "duplicate check ids");
+        for c in &reg {
+            assert!(c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{}", c.id);
+            assert!(!c.summary.ends_with('.'), "{}: summary ends with a period", c.id);
+            assert!(!c.summary.is_empty());
+            assert!(c.rule.split('/').all(|r| RULES.iter().any(|(x, _)| *x == r)), "{}: unknown rule {}", c.id, c.rule);
+        }
+    }
+
+    #[test]
+    fn a_clean_centos_guest_is_compliant() {
+        let fs = MemFs::new()
+            .file("/etc/yum.repos.d/base.repo", "[base]\nbaseurl=http://mirrors.example.com/centos/7/\n")
+            .file("/etc/sysconfig/network-scripts/ifcfg-eth0", "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n")
+            .file("/etc/cloud/cloud.cfg.d/99_imgseal.cfg", "datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]\n")
+            .file("/etc/fstab", "UUID=abc / xfs defaults 0 0\n")
+            .dir("/var/lib/cloud")
+            .with_runner(|_, argv| crate::guest::fs::CmdOut {
+                status: 0,
+                output: if argv.contains(&"cloud-init") { "0.7.5-20.el7.centos.1\n".into() } else { String::new() },
+            });
+        let r = report(&fs, &OsInfo::linux("centos", 7, 9), None);
+        let bad: Vec<_> = r.results.iter().filter(|x| x.status == Status::Fail || x.status == Status::Error).collect();
+        assert!(bad.is_empty(), "{bad:#?}");
+        assert!(r.compliant);
+        assert_eq!(result(&r, "cloud-init-vendor").status, Status::Skip);
+        assert_eq!(result(&r, "cloud-init-datasources").rule, "R4");
+    }
+
+    #[test]
+    fn severity_downgrades_and_errors_are_reported() {
+        let fs = MemFs::new()
+            .file("/etc/fstab", "/dev/sda1 / ext4 defaults 1 1\n")
+            .with_runner(|_, _| crate::guest::fs::CmdOut { status: 1, output: "error: rpmdb: BDB0113 Thread/process died\n".into() });
+        let r = report(&fs, &OsInfo::linux("centos", 6, 10), None);
+        assert_eq!(result(&r, "fstab-device-names").status, Status::Warn);
+        assert_eq!(result(&r, "cloud-init-installed").status, Status::Error);
+        assert!(result(&r, "cloud-init-installed").detail.contains("rpmdb"));
+        assert!(r.has_errors() && !r.compliant);
+        let text = render_text(&r, false, false);
+        assert!(text.contains("ERROR: some checks could not run"), "{text}");
+    }
+
+    #[test]
+    fn render_groups_by_rule_and_ends_with_a_verdict() {
+        let fs = MemFs::new().file("/etc/ufw/ufw.conf", "ENABLED=yes\n");
+        let r = report(&fs, &OsInfo::linux("debian", 12, 4), None);
+        let t = render_text(&r, false, false);
+        assert!(t.contains("\nR2  firewall off at boot\n"), "{t}");
+        assert!(t.contains("FAIL   firewall-ufw"), "{t}");
+        let last = t.trim_end().lines().last().unwrap();
+        assert!(last.starts_with("NOT COMPLIANT: R1, R2"), "{last}");
+        assert!(!t.contains('\x1b'));
+        assert!(render_text(&r, true, false).contains("\x1b[1;31mFAIL"));
+    }
+}
