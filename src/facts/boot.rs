@@ -21,22 +21,41 @@ pub fn installed_kernels(fs: &dyn GuestFs) -> Result<Vec<String>> {
 /// The kernel the boot loader starts by default, and the file that says so.
 pub fn default_kernel(fs: &dyn GuestFs) -> Result<Option<(String, String)>> {
     // GRUB 2 (BIOS and EFI layouts).
-    for cfg in ["/boot/grub2/grub.cfg", "/boot/grub/grub.cfg", "/boot/efi/EFI/centos/grub.cfg"] {
-        let Some(text) = fs.read_text(cfg)? else { continue };
+    for cfg in [
+        "/boot/grub2/grub.cfg",
+        "/boot/grub/grub.cfg",
+        "/boot/efi/EFI/centos/grub.cfg",
+    ] {
+        let Some(text) = fs.read_text(cfg)? else {
+            continue;
+        };
         let (entries, default) = grub::grub2_cfg(&text);
         let mut d = default;
         if d.as_deref().is_some_and(|d| d.contains("saved_entry")) || d.is_none() {
             let env = join(crate::guest::fs::parent(cfg), "grubenv");
-            d = fs.read_text(&env)?.and_then(|t| grub::grubenv_saved(&t)).or(Some("0".into()));
+            d = fs
+                .read_text(&env)?
+                .and_then(|t| grub::grubenv_saved(&t))
+                .or(Some("0".into()));
         }
         // BLS (CentOS 8+, Fedora): entries live in /boot/loader/entries.
-        let entries = if entries.is_empty() { bls_entries(fs)? } else { entries };
+        let entries = if entries.is_empty() {
+            bls_entries(fs)?
+        } else {
+            entries
+        };
         if let Some(k) = grub::select(&entries, d.as_deref()).and_then(|e| e.kernel.clone()) {
             return Ok(Some((k, cfg.to_string())));
         }
     }
-    for cfg in ["/boot/grub/grub.conf", "/boot/grub/menu.lst", "/etc/grub.conf"] {
-        let Some(text) = fs.read_text(cfg)? else { continue };
+    for cfg in [
+        "/boot/grub/grub.conf",
+        "/boot/grub/menu.lst",
+        "/etc/grub.conf",
+    ] {
+        let Some(text) = fs.read_text(cfg)? else {
+            continue;
+        };
         let (entries, d) = grub::grub_legacy(&text);
         if let Some(k) = entries.get(d).and_then(|e| e.kernel.clone()) {
             return Ok(Some((k, cfg.to_string())));
@@ -49,9 +68,19 @@ fn bls_entries(fs: &dyn GuestFs) -> Result<Vec<BootEntry>> {
     let mut out = Vec::new();
     for f in fs.glob("/boot/loader/entries/*.conf")? {
         let Some(t) = fs.read_text(&f)? else { continue };
-        let kernel = t.lines().find_map(|l| l.trim().strip_prefix("linux ")).and_then(grub::kernel_of);
-        let id = f.rsplit('/').next().map(|n| n.trim_end_matches(".conf").to_string());
-        out.push(BootEntry { title: id.clone().unwrap_or_default(), id, kernel });
+        let kernel = t
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("linux "))
+            .and_then(grub::kernel_of);
+        let id = f
+            .rsplit('/')
+            .next()
+            .map(|n| n.trim_end_matches(".conf").to_string());
+        out.push(BootEntry {
+            title: id.clone().unwrap_or_default(),
+            id,
+            kernel,
+        });
     }
     // BLS menus list the newest kernel first.
     out.sort_by(|a, b| match (&a.kernel, &b.kernel) {
@@ -84,7 +113,9 @@ pub const VIRTIO_MODULES: &[(&str, &str)] = &[
 
 /// Virtio drivers built into the kernel (`CONFIG_...=y` in /boot/config-VERSION).
 pub fn builtin_virtio(fs: &dyn GuestFs, version: &str) -> Result<Vec<&'static str>> {
-    let Some(cfg) = fs.read_text(&format!("/boot/config-{version}"))? else { return Ok(vec![]) };
+    let Some(cfg) = fs.read_text(&format!("/boot/config-{version}"))? else {
+        return Ok(vec![]);
+    };
     Ok(VIRTIO_MODULES
         .iter()
         .filter(|(_, opt)| cfg.lines().any(|l| l.trim() == format!("{opt}=y")))
@@ -96,7 +127,7 @@ pub fn builtin_virtio(fs: &dyn GuestFs, version: &str) -> Result<Vec<&'static st
 /// lsinitramfs). None when the guest has neither.
 pub fn list_initramfs(fs: &dyn GuestFs, path: &str) -> Result<Option<String>> {
     for tool in [["lsinitrd", path], ["lsinitramfs", path]] {
-        let out = fs.run(&tool)?;
+        let out = fs.run_readonly(&tool)?;
         if out.status == 127 {
             continue;
         }
@@ -120,37 +151,79 @@ mod tests {
             .file("/boot/vmlinuz-0-rescue-abc", "")
             .file("/boot/grub2/grub.cfg", "set default=\"${saved_entry}\"\nmenuentry 'CentOS (3.10.0-1160.el7.x86_64)' {\n linux16 /vmlinuz-3.10.0-1160.el7.x86_64 ro\n}\nmenuentry 'CentOS (3.10.0-957.el7.x86_64)' {\n linux16 /vmlinuz-3.10.0-957.el7.x86_64 ro\n}\n")
             .file("/boot/grub2/grubenv", "saved_entry=CentOS (3.10.0-957.el7.x86_64)\n");
-        assert_eq!(installed_kernels(&fs).unwrap(), vec!["3.10.0-1160.el7.x86_64", "3.10.0-957.el7.x86_64"]);
+        assert_eq!(
+            installed_kernels(&fs).unwrap(),
+            vec!["3.10.0-1160.el7.x86_64", "3.10.0-957.el7.x86_64"]
+        );
         assert_eq!(
             default_kernel(&fs).unwrap(),
-            Some(("3.10.0-957.el7.x86_64".into(), "/boot/grub2/grub.cfg".into()))
+            Some((
+                "3.10.0-957.el7.x86_64".into(),
+                "/boot/grub2/grub.cfg".into()
+            ))
         );
     }
 
     #[test]
     fn bls_and_legacy() {
         let fs = MemFs::new()
-            .file("/boot/grub2/grub.cfg", "set default=\"${saved_entry}\"\nblscfg\n")
-            .file("/boot/loader/entries/abc-4.18.0-80.el8.x86_64.conf", "title CentOS\nlinux /vmlinuz-4.18.0-80.el8.x86_64\n")
-            .file("/boot/loader/entries/abc-4.18.0-348.el8.x86_64.conf", "title CentOS\nlinux /vmlinuz-4.18.0-348.el8.x86_64\n");
-        assert_eq!(default_kernel(&fs).unwrap().unwrap().0, "4.18.0-348.el8.x86_64");
-        let fs = MemFs::new().file("/boot/grub/grub.conf", "default=0\ntitle C6\n kernel /vmlinuz-2.6.32-754.el6.x86_64 ro\n");
-        assert_eq!(default_kernel(&fs).unwrap().unwrap().0, "2.6.32-754.el6.x86_64");
+            .file(
+                "/boot/grub2/grub.cfg",
+                "set default=\"${saved_entry}\"\nblscfg\n",
+            )
+            .file(
+                "/boot/loader/entries/abc-4.18.0-80.el8.x86_64.conf",
+                "title CentOS\nlinux /vmlinuz-4.18.0-80.el8.x86_64\n",
+            )
+            .file(
+                "/boot/loader/entries/abc-4.18.0-348.el8.x86_64.conf",
+                "title CentOS\nlinux /vmlinuz-4.18.0-348.el8.x86_64\n",
+            );
+        assert_eq!(
+            default_kernel(&fs).unwrap().unwrap().0,
+            "4.18.0-348.el8.x86_64"
+        );
+        let fs = MemFs::new().file(
+            "/boot/grub/grub.conf",
+            "default=0\ntitle C6\n kernel /vmlinuz-2.6.32-754.el6.x86_64 ro\n",
+        );
+        assert_eq!(
+            default_kernel(&fs).unwrap().unwrap().0,
+            "2.6.32-754.el6.x86_64"
+        );
         assert_eq!(default_kernel(&MemFs::new()).unwrap(), None);
     }
 
     #[test]
     fn virtio_builtin_and_initramfs_listing() {
         let fs = MemFs::new()
-            .file("/boot/config-6.1.0-9-amd64", "CONFIG_VIRTIO_BLK=m\nCONFIG_VIRTIO_NET=y\n# CONFIG_SCSI_VIRTIO is not set\n")
+            .file(
+                "/boot/config-6.1.0-9-amd64",
+                "CONFIG_VIRTIO_BLK=m\nCONFIG_VIRTIO_NET=y\n# CONFIG_SCSI_VIRTIO is not set\n",
+            )
             .file("/boot/initrd.img-6.1.0-9-amd64", "")
             .with_runner(|_, argv| match argv[0] {
-                "lsinitramfs" => CmdOut { status: 0, output: "usr/lib/modules/6.1.0-9-amd64/kernel/drivers/block/virtio_blk.ko\n".into() },
-                _ => CmdOut { status: 127, output: "not found".into() },
+                "lsinitramfs" => CmdOut {
+                    status: 0,
+                    output: "usr/lib/modules/6.1.0-9-amd64/kernel/drivers/block/virtio_blk.ko\n"
+                        .into(),
+                },
+                _ => CmdOut {
+                    status: 127,
+                    output: "not found".into(),
+                },
             });
-        assert_eq!(builtin_virtio(&fs, "6.1.0-9-amd64").unwrap(), vec!["virtio_net"]);
-        assert_eq!(initramfs_of(&fs, "6.1.0-9-amd64").unwrap().as_deref(), Some("/boot/initrd.img-6.1.0-9-amd64"));
-        let l = list_initramfs(&fs, "/boot/initrd.img-6.1.0-9-amd64").unwrap().unwrap();
+        assert_eq!(
+            builtin_virtio(&fs, "6.1.0-9-amd64").unwrap(),
+            vec!["virtio_net"]
+        );
+        assert_eq!(
+            initramfs_of(&fs, "6.1.0-9-amd64").unwrap().as_deref(),
+            Some("/boot/initrd.img-6.1.0-9-amd64")
+        );
+        let l = list_initramfs(&fs, "/boot/initrd.img-6.1.0-9-amd64")
+            .unwrap()
+            .unwrap();
         assert!(l.contains("virtio_blk.ko"));
     }
 }

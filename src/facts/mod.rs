@@ -12,7 +12,7 @@ pub mod repos;
 use serde::Serialize;
 
 /// The operating system, as libguestfs inspection and imgseal's own reading report it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
 pub struct OsInfo {
     /// `linux`, `windows`, ...
     #[serde(rename = "type")]

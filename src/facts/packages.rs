@@ -15,7 +15,7 @@ pub fn installed_version(fs: &dyn GuestFs, os: &OsInfo, name: &str) -> Result<Op
         return Ok(dpkg::installed_version(&dpkg::parse_status(&status), name));
     }
     if os.is_rpm() {
-        let out = fs.run(&["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name])?;
+        let out = fs.run_readonly(&["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name])?;
         if out.ok() {
             return Ok(out.output.lines().next().map(|l| l.trim().to_string()));
         }

@@ -17,7 +17,14 @@ pub struct RepoRef {
 
 fn push(out: &mut Vec<RepoRef>, file: &str, v: Vec<Repo>) {
     for r in v {
-        out.push(RepoRef { file: file.to_string(), line: r.line, host: repos::host_of(&r.url), name: r.name, url: r.url, enabled: r.enabled });
+        out.push(RepoRef {
+            file: file.to_string(),
+            line: r.line,
+            host: repos::host_of(&r.url),
+            name: r.name,
+            url: r.url,
+            enabled: r.enabled,
+        });
     }
 }
 

@@ -63,6 +63,17 @@ pub trait GuestFs {
     fn upload(&self, host: &Path, guest: &str) -> Result<()>;
     /// Runs a guest program with argv, chrooted into the guest.
     fn run(&self, argv: &[&str]) -> Result<CmdOut>;
+
+    /// Runs a guest program that only reads (`rpm -q`, `lsinitrd`): still run in a dry run,
+    /// where `run` is only recorded.
+    fn run_readonly(&self, argv: &[&str]) -> Result<CmdOut> {
+        self.run(argv)
+    }
+    /// Bytes available on the filesystem holding `path`, when the implementation knows.
+    fn available(&self, _path: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Every path below `dir`, recursively, relative to it, sorted; links are not followed
     /// and a `dir` that is itself a link yields nothing. Empty when `dir` does not exist.
     fn find(&self, dir: &str) -> Result<Vec<String>>;
@@ -581,8 +592,21 @@ mod tests {
             .link("/var/log/evil", "/etc")
             .file("/etc/passwd", "root")
             .link("/home/u/.ssh", "/etc");
-        let w: Vec<String> = fs.walk("/var/log").unwrap().into_iter().map(|(p, _)| p).collect();
-        assert_eq!(w, vec!["/var/log/apt", "/var/log/apt/history.log", "/var/log/evil", "/var/log/syslog"]);
+        let w: Vec<String> = fs
+            .walk("/var/log")
+            .unwrap()
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(
+            w,
+            vec![
+                "/var/log/apt",
+                "/var/log/apt/history.log",
+                "/var/log/evil",
+                "/var/log/syslog"
+            ]
+        );
         assert!(fs.walk("/home/u/.ssh").unwrap().is_empty());
         assert!(fs.walk("/nope").unwrap().is_empty());
     }

@@ -121,6 +121,8 @@ pub struct Appliance {
     h: Handle,
     pub accel: Accel,
     pub launch_secs: f64,
+    /// The appliance's qemu is killed if imgseal is interrupted.
+    _kill_on_signal: Option<crate::signals::ChildGuard>,
 }
 
 fn handle_for(accel: Accel, drives: &[Drive], opts: &LaunchOpts) -> Result<Handle> {
@@ -175,11 +177,7 @@ impl Appliance {
         let t0 = Instant::now();
         let h = handle_for(first, drives, opts)?;
         match h.launch() {
-            Ok(()) => Ok(Appliance {
-                h,
-                accel: first,
-                launch_secs: t0.elapsed().as_secs_f64(),
-            }),
+            Ok(()) => Ok(Appliance::new(h, first, t0)),
             Err(e) if first == Accel::Kvm && mode == AccelMode::Auto => {
                 drop(h);
                 KVM_BROKEN.store(true, Ordering::Relaxed);
@@ -190,13 +188,22 @@ impl Appliance {
                 let t0 = Instant::now();
                 let h = handle_for(Accel::Tcg, drives, opts)?;
                 h.launch().map_err(|e| launch_error(e.into()))?;
-                Ok(Appliance {
-                    h,
-                    accel: Accel::Tcg,
-                    launch_secs: t0.elapsed().as_secs_f64(),
-                })
+                Ok(Appliance::new(h, Accel::Tcg, t0))
             }
             Err(e) => Err(launch_error(e.into())),
+        }
+    }
+
+    fn new(h: Handle, accel: Accel, t0: Instant) -> Appliance {
+        let guard = h
+            .pid()
+            .ok()
+            .map(|p| crate::signals::ChildGuard::new(p as u32));
+        Appliance {
+            h,
+            accel,
+            launch_secs: t0.elapsed().as_secs_f64(),
+            _kill_on_signal: guard,
         }
     }
 
@@ -438,12 +445,21 @@ impl GuestFs for Guest<'_> {
         Ok(v)
     }
 
+    fn available(&self, path: &str) -> Result<Option<u64>> {
+        Ok(Some(self.h.statvfs_avail(path)?))
+    }
+
     fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
         let mut out = Vec::with_capacity(names.len());
         // Bounded batches keep each reply under the protocol's message size.
         for chunk in names.chunks(500) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            out.extend(self.h.lstat_list(dir, &refs)?.into_iter().map(|s| s.map(meta_from)));
+            out.extend(
+                self.h
+                    .lstat_list(dir, &refs)?
+                    .into_iter()
+                    .map(|s| s.map(meta_from)),
+            );
         }
         Ok(out)
     }

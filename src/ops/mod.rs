@@ -1,0 +1,294 @@
+//! Operations: one file each, rule-tagged, idempotent, run in a fixed order.
+//!
+//! The operation contract (as virt-sysprep's): an operation never unmounts; a missing file
+//! is normal, not an error; it checks the OS family first; it never follows a guest symlink
+//! out of the path it changes (regular files are truncated, links are removed, never their
+//! targets). Operations change the guest only through [`Tracked`], which records every
+//! change (and in a dry run records without changing). Side effects that concern the whole
+//! guest (an SELinux relabel) are decided once by the driver, from the recorded changes.
+
+pub mod cloudinit_datasources;
+pub mod cloudinit_swap;
+pub mod edit;
+pub mod firewall;
+pub mod mtu;
+pub mod trace_cleanup;
+pub mod tracked;
+
+use crate::facts::OsInfo;
+use crate::guest::fs::GuestFs;
+use crate::profile::Profile;
+use crate::ui::Reporter;
+use crate::vendor::Vendor;
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+pub use tracked::{Change, Tracked};
+
+#[derive(Debug, Clone, Default)]
+pub struct OpOpts {
+    /// Accept a vendor package with no pinned sha256 (its hash is reported).
+    pub allow_unpinned: bool,
+    /// The appliance has a network (apt-get install -f may fetch dependencies).
+    pub network: bool,
+}
+
+/// What an operation sees.
+pub struct OpCtx<'a> {
+    pub fs: &'a Tracked<'a>,
+    pub os: &'a OsInfo,
+    pub profile: &'a Profile,
+    pub vendor: std::result::Result<&'a Vendor, String>,
+    pub opts: &'a OpOpts,
+    pub rep: &'a dyn Reporter,
+}
+
+impl OpCtx<'_> {
+    pub fn dry_run(&self) -> bool {
+        self.fs.dry_run()
+    }
+}
+
+pub type OpFn = fn(&OpCtx) -> Result<Vec<String>>;
+
+/// An operation's descriptor.
+pub struct OpDef {
+    /// kebab-case, unique; what --skip/--only take.
+    pub id: &'static str,
+    pub rule: &'static str,
+    pub default: bool,
+    /// One line, no trailing period.
+    pub summary: &'static str,
+    pub description: &'static str,
+    /// Operations run in ascending order.
+    pub order: u32,
+    /// Returns notes (what it did, in words); changes are recorded by `Tracked`.
+    pub run: OpFn,
+}
+
+pub fn registry() -> Vec<OpDef> {
+    let mut v = vec![
+        cloudinit_swap::def(),
+        cloudinit_datasources::def(),
+        firewall::def(),
+        mtu::def(),
+        trace_cleanup::def(),
+    ];
+    v.sort_by_key(|d| d.order);
+    v
+}
+
+/// The operations to run: the defaults, minus `--skip`, or exactly `--only`.
+pub fn select(skip: &[String], only: &[String]) -> Result<Vec<OpDef>> {
+    let all = registry();
+    for name in skip.iter().chain(only) {
+        if !all.iter().any(|d| d.id == name) {
+            bail!(
+                "unknown operation '{name}'; operations are: {}",
+                all.iter().map(|d| d.id).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(all
+        .into_iter()
+        .filter(|d| {
+            if only.is_empty() {
+                d.default && !skip.iter().any(|s| s == d.id)
+            } else {
+                only.iter().any(|o| o == d.id)
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct OpResult {
+    pub id: String,
+    pub rule: String,
+    /// `changed`, `unchanged`, or `planned` (dry run).
+    pub status: String,
+    pub notes: Vec<String>,
+    pub changes: Vec<Change>,
+    pub seconds: f64,
+}
+
+/// Runs the operations in order; the first failure stops the conversion.
+pub fn run_all(ctx: &OpCtx, defs: &[OpDef]) -> Result<Vec<OpResult>> {
+    let mut out = Vec::new();
+    for d in defs {
+        ctx.rep.stage("operate", &format!("{} ({})", d.id, d.rule));
+        let t0 = std::time::Instant::now();
+        ctx.fs.take();
+        let notes = (d.run)(ctx).with_context(|| format!("operation {} ({})", d.id, d.rule))?;
+        let changes = ctx.fs.take();
+        let status = if ctx.dry_run() {
+            "planned"
+        } else if changes.is_empty() {
+            "unchanged"
+        } else {
+            "changed"
+        };
+        for n in &notes {
+            ctx.rep.debug(&format!("{}: {n}", d.id));
+        }
+        out.push(OpResult {
+            id: d.id.to_string(),
+            rule: d.rule.to_string(),
+            status: status.to_string(),
+            notes,
+            changes,
+            seconds: (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        });
+    }
+    Ok(out)
+}
+
+/// SELinux in enforcing or permissive mode per /etc/selinux/config.
+pub fn selinux_enabled(fs: &dyn crate::guest::fs::GuestFs) -> Result<bool> {
+    let Some(t) = fs.read_text("/etc/selinux/config")? else {
+        return Ok(false);
+    };
+    let vars = crate::parse::shellvars::parse(&t);
+    Ok(crate::parse::shellvars::get(&vars, "SELINUX").is_some_and(|v| v.value != "disabled"))
+}
+
+pub const AUTORELABEL: &str = "/.autorelabel";
+
+/// The driver's side effect: when files changed on an SELinux guest, ask for a relabel at
+/// next boot, once.
+pub fn relabel_if_needed(fs: &Tracked, changed: bool) -> Result<Option<String>> {
+    if !changed || !selinux_enabled(fs)? || fs.exists(AUTORELABEL)? {
+        return Ok(None);
+    }
+    fs.write(AUTORELABEL, b"")?;
+    Ok(Some(format!(
+        "files changed on an SELinux guest: {AUTORELABEL} makes the next boot relabel them"
+    )))
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::*;
+    use crate::guest::fs::MemFs;
+
+    /// Runs one operation on an in-memory guest.
+    pub fn run_op(
+        fs: &MemFs,
+        os: &OsInfo,
+        def: OpDef,
+        vendor: Option<&Vendor>,
+        dry_run: bool,
+    ) -> Result<OpResult> {
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let t = Tracked::new(fs, dry_run);
+        let rep = crate::ui::Recorder::default();
+        let opts = OpOpts::default();
+        let ctx = OpCtx {
+            fs: &t,
+            os,
+            profile: &p,
+            vendor: vendor.ok_or_else(|| "no vendor dir".to_string()),
+            opts: &opts,
+            rep: &rep,
+        };
+        Ok(run_all(&ctx, &[def])?.remove(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_is_well_formed() {
+        let r = registry();
+        let mut ids: Vec<&str> = r.iter().map(|d| d.id).collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n);
+        for d in &r {
+            assert!(
+                d.id.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{}",
+                d.id
+            );
+            assert!(
+                !d.summary.ends_with('.') && !d.summary.is_empty(),
+                "{}",
+                d.id
+            );
+            assert!(!d.description.is_empty());
+            assert!(
+                d.rule
+                    .split('/')
+                    .all(|x| crate::checks::RULES.iter().any(|(r, _)| *r == x)),
+                "{}",
+                d.id
+            );
+        }
+        let orders: Vec<u32> = r.iter().map(|d| d.order).collect();
+        assert!(
+            orders.windows(2).all(|w| w[0] < w[1]),
+            "orders are unique and sorted"
+        );
+        assert_eq!(
+            r.last().unwrap().id,
+            "trace-cleanup",
+            "traces go last: other operations leave logs"
+        );
+    }
+
+    #[test]
+    fn every_operation_has_a_test_that_runs_it() {
+        // Each operation file's tests call testutil::run_op with its def(); this keeps the
+        // list honest when an operation is added.
+        let sources = [
+            include_str!("cloudinit_swap.rs"),
+            include_str!("cloudinit_datasources.rs"),
+            include_str!("firewall.rs"),
+            include_str!("mtu.rs"),
+            include_str!("trace_cleanup.rs"),
+        ];
+        assert_eq!(sources.len(), registry().len());
+        for s in sources {
+            assert!(
+                s.contains("run_op("),
+                "an operation file without a test that runs it"
+            );
+        }
+    }
+
+    #[test]
+    fn selection() {
+        let ids = |v: Vec<OpDef>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(select(&[], &[]).unwrap()).len(), registry().len());
+        let s = ids(select(&["cloud-init-swap".into()], &[]).unwrap());
+        assert!(!s.contains(&"cloud-init-swap") && s.contains(&"mtu"));
+        assert_eq!(ids(select(&[], &["mtu".into()]).unwrap()), vec!["mtu"]);
+        let e = select(&["nope".into()], &[]).err().unwrap().to_string();
+        assert!(
+            e.contains("unknown operation 'nope'") && e.contains("firewall-disable"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn relabel_once_on_selinux_guests_that_changed() {
+        use crate::guest::fs::MemFs;
+        let fs = MemFs::new().file("/etc/selinux/config", "SELINUX=enforcing\n");
+        let t = Tracked::new(&fs, false);
+        assert!(relabel_if_needed(&t, false).unwrap().is_none());
+        assert!(relabel_if_needed(&t, true).unwrap().is_some());
+        assert!(fs.exists(AUTORELABEL).unwrap());
+        assert!(
+            relabel_if_needed(&t, true).unwrap().is_none(),
+            "flagged once"
+        );
+        let fs = MemFs::new().file("/etc/selinux/config", "SELINUX=disabled\n");
+        assert!(
+            relabel_if_needed(&Tracked::new(&fs, false), true)
+                .unwrap()
+                .is_none()
+        );
+    }
+}
