@@ -35,6 +35,14 @@ pub enum Command {
     /// Check an image against the profile's rules (read-only). Exit 0 compliant, 1 not
     /// compliant, 2 error.
     Check(CheckArgs),
+    /// Rewrite an image until every rule passes, then seal it: OUTPUT plus OUTPUT.sha256
+    /// and OUTPUT.manifest.json. The input is never written (--in-place replaces it
+    /// atomically at the end). Exit 0 converted, 1 rules still fail (nothing written), 2
+    /// error.
+    Convert(ConvertArgs),
+    /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
+    /// --deep also recomputes the content digest and re-runs the checks.
+    Verify(VerifyArgs),
     /// List every check and operation with its rule, default state and summary.
     Rules(RulesArgs),
     /// Check that this host can run conversions (qemu tools, appliance launch, temp space).
@@ -62,6 +70,80 @@ pub struct CheckArgs {
     pub profile: ProfileArgs,
 
     /// Print the report as JSON (schema 1).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Where to write the sealed image (refused if it exists, unless --force).
+    #[arg(short, long, value_name = "OUTPUT", required_unless_present_any = ["in_place", "dry_run"])]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Replace the input with the sealed image (written beside it, renamed over it).
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+
+    /// Replace an existing OUTPUT.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Skip an operation (repeatable); see `imgseal rules`.
+    #[arg(long, value_name = "OP")]
+    pub skip: Vec<String>,
+
+    /// Run only these operations (repeatable).
+    #[arg(long, value_name = "OP", conflicts_with = "skip")]
+    pub only: Vec<String>,
+
+    /// Attach read-only and print what each operation would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Give the appliance a network (lets `apt-get install -f` fetch missing dependencies
+    /// of the vendor package).
+    #[arg(long)]
+    pub network: bool,
+
+    /// Accept a vendor package with no sha256 pinned in vendor.toml (a mismatch is always
+    /// refused).
+    #[arg(long)]
+    pub allow_unpinned: bool,
+
+    /// Output container format [default: qcow2; with --in-place, the input's format].
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub output_format: Option<crate::seal::OutFormat>,
+
+    /// Compress the output (qcow2 only).
+    #[arg(long)]
+    pub compress: bool,
+
+    /// Also write OUTPUT.md5 (some cloud consoles ask for MD5).
+    #[arg(long)]
+    pub md5: bool,
+
+    /// Print the manifest (or the plan, or the failed reports) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The sealed image (its .sha256 and .manifest.json sit beside it).
+    #[arg(value_name = "OUTPUT")]
+    pub output: std::path::PathBuf,
+
+    /// Also recompute the content digest over NBD and re-run the checks (one appliance launch).
+    #[arg(long)]
+    pub deep: bool,
+
+    /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -55,17 +55,14 @@ impl Cmd {
     }
 
     /// Runs to completion; a non-zero exit is an error with the command line and stderr tail.
-    pub fn output(mut self) -> Result<Output> {
-        let out = self
-            .inner
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .with_context(|| format!("running {}", self.line))?;
+    pub fn output(self) -> Result<Output> {
+        let line = self.line.clone();
+        let out = self.output_any()?;
         if !out.status.success() {
+            crate::signals::check()?;
             bail!(
                 "{} failed ({}): {}",
-                self.line,
+                line,
                 out.status,
                 stderr_tail(&out.stderr)
             );
@@ -79,12 +76,19 @@ impl Cmd {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Runs and returns the raw output whatever the exit status.
+    /// Runs and returns the raw output whatever the exit status. The child is killed if
+    /// imgseal is interrupted.
     pub fn output_any(mut self) -> Result<Output> {
-        self.inner
+        crate::signals::check()?;
+        let child = self
+            .inner
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .output()
+            .spawn()
+            .with_context(|| format!("running {}", self.line))?;
+        let _guard = crate::signals::ChildGuard::new(child.id());
+        child
+            .wait_with_output()
             .with_context(|| format!("running {}", self.line))
     }
 

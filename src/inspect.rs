@@ -119,7 +119,10 @@ pub fn render_text(i: &Inspection) -> String {
             i.appliance.accel, i.appliance.launch_seconds
         ),
     );
-    row("os", format!("{} {} ({})", i.os.os_type, i.os.short(), i.os.arch));
+    row(
+        "os",
+        format!("{} {} ({})", i.os.os_type, i.os.short(), i.os.arch),
+    );
     row("product", i.os.product_name.clone());
     row(
         "packages",

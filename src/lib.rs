@@ -6,6 +6,7 @@
 pub mod checks;
 pub mod cli;
 pub mod cmd;
+pub mod convert;
 pub mod digest;
 pub mod doctor;
 pub mod facts;
@@ -13,13 +14,18 @@ pub mod ffi;
 pub mod guest;
 pub mod image;
 pub mod inspect;
+pub mod manifest;
+pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod profile;
 pub mod rules;
+pub mod seal;
+pub mod signals;
 pub mod traces;
 pub mod ui;
 pub mod vendor;
+pub mod verify;
 
 /// Exit codes (a contract).
 pub mod exit {

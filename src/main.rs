@@ -2,10 +2,12 @@
 
 use anyhow::Result;
 use clap::Parser;
+use imgseal::cli::ImageArgs;
 use imgseal::cli::{Cli, Command};
 use imgseal::ui::{Console, Reporter};
-use imgseal::cli::ImageArgs;
-use imgseal::{checks, doctor, exit, image, inspect, pipeline, profile, rules, vendor};
+use imgseal::{
+    checks, convert, doctor, exit, image, inspect, pipeline, profile, rules, vendor, verify,
+};
 
 fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
     image::AttachOpts {
@@ -28,11 +30,20 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             };
             let s = pipeline::Session::open(&input, &opts, rep)?;
             if !s.os.is_linux() {
-                anyhow::bail!("{}: a {} guest; imgseal checks Linux guests only", input.display(), s.os.os_type);
+                anyhow::bail!(
+                    "{}: a {} guest; imgseal checks Linux guests only",
+                    input.display(),
+                    s.os.os_type
+                );
             }
             rep.stage("check", "running the rule checks");
             let guest = s.guest(rep);
-            let ctx = checks::Ctx::new(&guest, &s.os, &prof.profile, vend.as_ref().map_err(|e| e.clone()));
+            let ctx = checks::Ctx::new(
+                &guest,
+                &s.os,
+                &prof.profile,
+                vend.as_ref().map_err(|e| e.clone()),
+            );
             let report = checks::run_all(&ctx, &input.display(), &prof.profile.name);
             drop(ctx);
             drop(guest);
@@ -41,7 +52,10 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", checks::render_text(&report, imgseal::ui::color_stdout(), cli.verbose));
+                print!(
+                    "{}",
+                    checks::render_text(&report, imgseal::ui::color_stdout(), cli.verbose)
+                );
             }
             Ok(if report.has_errors() {
                 exit::ERROR
@@ -50,6 +64,61 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             } else {
                 exit::NONCOMPLIANT
             })
+        }
+        Command::Convert(a) => {
+            let prof = profile::load(&a.profile.profile)?;
+            let input = image::Input::parse(&a.image.image)?;
+            let opts = convert::ConvertOpts {
+                input,
+                output: a.output.clone(),
+                in_place: a.in_place,
+                force: a.force,
+                attach: attach_opts(&a.image),
+                profile: prof,
+                vendor_dir: a.profile.vendor_dir.clone(),
+                skip: a.skip.clone(),
+                only: a.only.clone(),
+                dry_run: a.dry_run,
+                network: a.network,
+                allow_unpinned: a.allow_unpinned,
+                out_format: a.output_format,
+                compress: a.compress,
+                md5: a.md5,
+            };
+            let outcome = convert::run(&opts, rep)?;
+            rep.finish();
+            if a.json {
+                let v = match &outcome {
+                    convert::Outcome::Planned(p) => serde_json::to_string_pretty(p)?,
+                    convert::Outcome::NotCompliant(f) => serde_json::to_string_pretty(f)?,
+                    convert::Outcome::Converted(m) => serde_json::to_string_pretty(m)?,
+                };
+                println!("{v}");
+            } else {
+                print!("{}", convert::render(&outcome, imgseal::ui::color_stdout()));
+            }
+            Ok(match outcome {
+                convert::Outcome::NotCompliant(_) => exit::NONCOMPLIANT,
+                _ => exit::OK,
+            })
+        }
+        Command::Verify(a) => {
+            let v = verify::run(&a.output, a.deep, rep)?;
+            rep.finish();
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                println!(
+                    "{}: {} ({})",
+                    v.image,
+                    if v.ok { "OK" } else { "MISMATCH" },
+                    v.checked.join(", ")
+                );
+                for m in &v.mismatches {
+                    println!("  {m}");
+                }
+            }
+            Ok(if v.ok { exit::OK } else { exit::NONCOMPLIANT })
         }
         Command::Rules(a) => {
             let list = rules::list();
@@ -100,9 +169,15 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
 
 fn main() {
     let cli = Cli::parse();
+    imgseal::signals::install();
     let rep = Console::new(cli.verbose, cli.quiet);
     let code = match run(cli, &rep) {
         Ok(code) => code,
+        Err(e) if imgseal::signals::is_interrupted(&e) => {
+            rep.finish();
+            eprintln!("imgseal: {}", imgseal::signals::Interrupted);
+            exit::INTERRUPTED
+        }
         Err(e) => {
             rep.finish();
             eprintln!("imgseal: error: {e:#}");

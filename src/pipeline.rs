@@ -36,6 +36,7 @@ impl Session {
             attached.recognised,
             attached.overlay.display()
         ));
+        crate::signals::check()?;
         rep.stage("launch", "starting the libguestfs appliance");
         let drive = Drive::nbd_unix(
             attached.export().socket(),
@@ -48,6 +49,7 @@ impl Session {
             app.launch_secs,
             app.accel.name()
         ));
+        crate::signals::check()?;
         rep.stage("inspect", "identifying the operating system");
         let mut os = app.inspect(&input.display())?;
         let mounts = if os.is_linux() {
@@ -65,6 +67,17 @@ impl Session {
 
     pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
         self.app.guest(rep)
+    }
+
+    /// Shuts the appliance down (checked) and stops the export, keeping the overlay (and
+    /// the work dir) for sealing.
+    pub fn shutdown(self) -> Result<Attached> {
+        let Session {
+            app, mut attached, ..
+        } = self;
+        app.shutdown()?;
+        attached.stop_export()?;
+        Ok(attached)
     }
 
     /// Shuts the appliance down (checked) and removes the export, overlay and work dir.

@@ -90,11 +90,22 @@ impl Profile {
             bail!("{src}: cloud_init.datasources is empty; list the datasources cloud-init keeps");
         }
         if self.network.windows_mtu > self.network.windows_mtu_max {
-            bail!("{src}: network.windows_mtu ({}) exceeds windows_mtu_max ({})", self.network.windows_mtu, self.network.windows_mtu_max);
+            bail!(
+                "{src}: network.windows_mtu ({}) exceeds windows_mtu_max ({})",
+                self.network.windows_mtu,
+                self.network.windows_mtu_max
+            );
         }
         for k in self.severity.keys() {
             if !crate::checks::RULES.iter().any(|(id, _)| id == k) {
-                bail!("{src}: [severity] names unknown rule '{k}' (rules: {})", crate::checks::RULES.iter().map(|r| r.0).collect::<Vec<_>>().join(", "));
+                bail!(
+                    "{src}: [severity] names unknown rule '{k}' (rules: {})",
+                    crate::checks::RULES
+                        .iter()
+                        .map(|r| r.0)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
         Ok(())
@@ -105,7 +116,12 @@ impl Profile {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -124,7 +140,10 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Resu
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+    Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
 }
 
 /// `--profile NAME|FILE`: a built-in name, else a TOML file.
@@ -133,7 +152,11 @@ pub fn load(spec: &str) -> Result<Loaded> {
         let src = format!("builtin:{name}");
         let profile: Profile = parse_toml(text, &src)?;
         profile.validate(&src)?;
-        return Ok(Loaded { profile, source: src, sha256: sha256_hex(text.as_bytes()) });
+        return Ok(Loaded {
+            profile,
+            source: src,
+            sha256: sha256_hex(text.as_bytes()),
+        });
     }
     let p = Path::new(spec);
     if !p.exists() {
@@ -145,7 +168,11 @@ pub fn load(spec: &str) -> Result<Loaded> {
     let text = std::fs::read_to_string(p).with_context(|| format!("reading profile {spec}"))?;
     let profile: Profile = parse_toml(&text, spec)?;
     profile.validate(spec)?;
-    Ok(Loaded { profile, source: spec.to_string(), sha256: sha256_hex(text.as_bytes()) })
+    Ok(Loaded {
+        profile,
+        source: spec.to_string(),
+        sha256: sha256_hex(text.as_bytes()),
+    })
 }
 
 #[cfg(test)]
@@ -156,7 +183,10 @@ mod tests {
     fn builtin_jdcloud_encodes_the_rules() {
         let l = load("jdcloud").unwrap();
         let p = &l.profile;
-        assert_eq!(p.cloud_init.datasources, vec!["NoCloud", "ConfigDrive", "OpenStack", "None"]);
+        assert_eq!(
+            p.cloud_init.datasources,
+            vec!["NoCloud", "ConfigDrive", "OpenStack", "None"]
+        );
         assert_eq!(p.network.linux_mtu, LinuxMtu::Dhcp);
         assert_eq!(p.network.windows_mtu, 1400);
         assert!(p.network.windows_mtu_max <= 1500);
@@ -172,9 +202,16 @@ mod tests {
     fn syntax_error_names_file_line_and_column() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("p.toml");
-        std::fs::write(&f, "name = \"x\"\n[cloud_init]\ndatasources = [\"NoCloud\",\n").unwrap();
+        std::fs::write(
+            &f,
+            "name = \"x\"\n[cloud_init]\ndatasources = [\"NoCloud\",\n",
+        )
+        .unwrap();
         let e = load(f.to_str().unwrap()).unwrap_err().to_string();
-        assert!(e.starts_with(&format!("{}:3:26: unclosed array", f.display())), "{e}");
+        assert!(
+            e.starts_with(&format!("{}:3:26: unclosed array", f.display())),
+            "{e}"
+        );
         assert_eq!(e.lines().count(), 1);
     }
 
@@ -182,23 +219,54 @@ mod tests {
     fn unknown_key_names_file_line_and_column() {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("p.toml");
-        let text = BUILTIN[0].1.replace("windows_mtu = 1400", "windows_mtu = 1400\nwindows_mut = 1");
+        let text = BUILTIN[0]
+            .1
+            .replace("windows_mtu = 1400", "windows_mtu = 1400\nwindows_mut = 1");
         std::fs::write(&f, &text).unwrap();
         let e = load(f.to_str().unwrap()).unwrap_err().to_string();
-        let line = text.lines().position(|l| l.starts_with("windows_mut")).unwrap() + 1;
-        assert!(e.starts_with(&format!("{}:{line}:1: unknown field `windows_mut`", f.display())), "{e}");
+        let line = text
+            .lines()
+            .position(|l| l.starts_with("windows_mut"))
+            .unwrap()
+            + 1;
+        assert!(
+            e.starts_with(&format!(
+                "{}:{line}:1: unknown field `windows_mut`",
+                f.display()
+            )),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_profile_and_bad_values() {
         let e = load("aws").unwrap_err().to_string();
-        assert!(e.contains("unknown profile 'aws'") && e.contains("jdcloud"), "{e}");
+        assert!(
+            e.contains("unknown profile 'aws'") && e.contains("jdcloud"),
+            "{e}"
+        );
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("p.toml");
         std::fs::write(&f, BUILTIN[0].1.replace("R9 = \"warn\"", "R99 = \"warn\"")).unwrap();
-        assert!(load(f.to_str().unwrap()).unwrap_err().to_string().contains("unknown rule 'R99'"));
-        std::fs::write(&f, BUILTIN[0].1.replace("windows_mtu = 1400", "windows_mtu = 9000")).unwrap();
-        assert!(load(f.to_str().unwrap()).unwrap_err().to_string().contains("exceeds"));
+        assert!(
+            load(f.to_str().unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("unknown rule 'R99'")
+        );
+        std::fs::write(
+            &f,
+            BUILTIN[0]
+                .1
+                .replace("windows_mtu = 1400", "windows_mtu = 9000"),
+        )
+        .unwrap();
+        assert!(
+            load(f.to_str().unwrap())
+                .unwrap_err()
+                .to_string()
+                .contains("exceeds")
+        );
     }
 
     #[test]

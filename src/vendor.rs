@@ -104,19 +104,34 @@ impl Vendor {
         })?;
         let manifest: Manifest = crate::profile::parse_toml(&text, &path.to_string_lossy())?;
         if manifest.schema != SCHEMA {
-            bail!("{}: schema {} is not supported (imgseal reads schema {SCHEMA})", path.display(), manifest.schema);
+            bail!(
+                "{}: schema {} is not supported (imgseal reads schema {SCHEMA})",
+                path.display(),
+                manifest.schema
+            );
         }
         for (i, p) in manifest.packages.iter().enumerate() {
             if p.file.contains('/') || p.file.starts_with('.') || p.file.is_empty() {
-                bail!("{}: package {} has file {:?}; file names must be plain names inside the vendor dir", path.display(), i + 1, p.file);
+                bail!(
+                    "{}: package {} has file {:?}; file names must be plain names inside the vendor dir",
+                    path.display(),
+                    i + 1,
+                    p.file
+                );
             }
         }
-        Ok(Vendor { dir: dir.to_path_buf(), manifest })
+        Ok(Vendor {
+            dir: dir.to_path_buf(),
+            manifest,
+        })
     }
 
     /// The package of this role for this OS, if the manifest names one.
     pub fn find(&self, role: &str, os: &OsInfo) -> Option<&Package> {
-        self.manifest.packages.iter().find(|p| p.role == role && p.matches(os))
+        self.manifest
+            .packages
+            .iter()
+            .find(|p| p.role == role && p.matches(os))
     }
 
     pub fn manifest_path(&self) -> PathBuf {
@@ -125,7 +140,11 @@ impl Vendor {
 
     /// The package file, only after its SHA-256 matches the pinned one (or, with
     /// `allow_unpinned`, when no hash is pinned: then the hash is reported, not trusted).
-    pub fn verified_file(&self, p: &Package, allow_unpinned: bool) -> Result<(PathBuf, Sha256Digest)> {
+    pub fn verified_file(
+        &self,
+        p: &Package,
+        allow_unpinned: bool,
+    ) -> Result<(PathBuf, Sha256Digest)> {
         let path = self.dir.join(&p.file);
         if !path.is_file() {
             bail!(
@@ -134,7 +153,8 @@ impl Vendor {
                 p.url
             );
         }
-        let got = digest::sha256_file(&path).with_context(|| format!("hashing {}", path.display()))?;
+        let got =
+            digest::sha256_file(&path).with_context(|| format!("hashing {}", path.display()))?;
         if p.sha256.trim().is_empty() {
             if allow_unpinned {
                 return Ok((path, got));
@@ -157,7 +177,11 @@ impl Vendor {
                     path.display()
                 );
             }
-            bail!("{}: sha256 is {got}, but {} pins {want}; the file is not the vendor's package", path.display(), self.manifest_path().display());
+            bail!(
+                "{}: sha256 is {got}, but {} pins {want}; the file is not the vendor's package",
+                path.display(),
+                self.manifest_path().display()
+            );
         }
         Ok((path, got))
     }
@@ -181,12 +205,20 @@ mod tests {
 
     #[test]
     fn versions_match_major_or_exact() {
-        let c7 = pkg("cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm", "centos", &["7"]);
+        let c7 = pkg(
+            "cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm",
+            "centos",
+            &["7"],
+        );
         assert!(c7.matches(&OsInfo::linux("centos", 7, 9)));
         assert!(c7.matches(&OsInfo::linux("centos", 7, 0)));
         assert!(!c7.matches(&OsInfo::linux("centos", 6, 10)));
         assert!(!c7.matches(&OsInfo::linux("rhel", 7, 9)));
-        let u = pkg("cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb", "ubuntu", &["16.04"]);
+        let u = pkg(
+            "cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb",
+            "ubuntu",
+            &["16.04"],
+        );
         assert!(u.matches(&OsInfo::linux("ubuntu", 16, 4)));
         assert!(!u.matches(&OsInfo::linux("ubuntu", 16, 10)));
         assert!(!u.matches(&OsInfo::linux("ubuntu", 18, 4)));
@@ -195,15 +227,29 @@ mod tests {
     #[test]
     fn expected_versions_from_vendor_file_names() {
         assert_eq!(
-            pkg("cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm", "centos", &["7"]).expected_version().as_deref(),
+            pkg(
+                "cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm",
+                "centos",
+                &["7"]
+            )
+            .expected_version()
+            .as_deref(),
             Some("0.7.5-20.el7.centos.1")
         );
         assert_eq!(
-            pkg("cloud-init-0.7.5-20.el6.2.x86_64.rpm", "centos", &["6"]).expected_version().as_deref(),
+            pkg("cloud-init-0.7.5-20.el6.2.x86_64.rpm", "centos", &["6"])
+                .expected_version()
+                .as_deref(),
             Some("0.7.5-20.el6.2")
         );
         assert_eq!(
-            pkg("cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb", "ubuntu", &["16.04"]).expected_version().as_deref(),
+            pkg(
+                "cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb",
+                "ubuntu",
+                &["16.04"]
+            )
+            .expected_version()
+            .as_deref(),
             Some("17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd")
         );
         let mut p = pkg("x.deb", "debian", &["12"]);
@@ -212,7 +258,11 @@ mod tests {
     }
 
     fn write_vendor(dir: &Path, sha: &str) {
-        std::fs::write(dir.join("cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm"), b"rpm bytes").unwrap();
+        std::fs::write(
+            dir.join("cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm"),
+            b"rpm bytes",
+        )
+        .unwrap();
         std::fs::write(
             dir.join(MANIFEST),
             format!(
@@ -228,23 +278,39 @@ mod tests {
         let good = digest::sha256_bytes(b"rpm bytes").to_string();
         write_vendor(d.path(), &good);
         let v = Vendor::load(d.path()).unwrap();
-        let p = v.find("cloud-init", &OsInfo::linux("centos", 7, 9)).unwrap().clone();
+        let p = v
+            .find("cloud-init", &OsInfo::linux("centos", 7, 9))
+            .unwrap()
+            .clone();
         let (path, got) = v.verified_file(&p, false).unwrap();
         assert!(path.ends_with("cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm"));
         assert_eq!(got.to_string(), good);
-        assert!(v.find("cloud-init", &OsInfo::linux("ubuntu", 16, 4)).is_none());
+        assert!(
+            v.find("cloud-init", &OsInfo::linux("ubuntu", 16, 4))
+                .is_none()
+        );
 
         write_vendor(d.path(), &"0".repeat(64));
         let v = Vendor::load(d.path()).unwrap();
         let p = v.manifest.packages[0].clone();
         let e = v.verified_file(&p, false).unwrap_err().to_string();
         assert!(e.contains("not the vendor's package"), "{e}");
-        assert!(v.verified_file(&p, true).unwrap_err().to_string().contains("never a mismatch"));
+        assert!(
+            v.verified_file(&p, true)
+                .unwrap_err()
+                .to_string()
+                .contains("never a mismatch")
+        );
 
         write_vendor(d.path(), "");
         let v = Vendor::load(d.path()).unwrap();
         let p = v.manifest.packages[0].clone();
-        assert!(v.verified_file(&p, false).unwrap_err().to_string().contains("--allow-unpinned"));
+        assert!(
+            v.verified_file(&p, false)
+                .unwrap_err()
+                .to_string()
+                .contains("--allow-unpinned")
+        );
         assert!(v.verified_file(&p, true).is_ok());
     }
 
@@ -253,12 +319,26 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let e = Vendor::load(d.path()).unwrap_err().to_string();
         assert!(e.contains("vendor.toml: cannot read"), "{e}");
-        std::fs::write(d.path().join(MANIFEST), "schema = 1\n[[package]]\nrole = \"cloud-init\"\nfile = \n").unwrap();
+        std::fs::write(
+            d.path().join(MANIFEST),
+            "schema = 1\n[[package]]\nrole = \"cloud-init\"\nfile = \n",
+        )
+        .unwrap();
         let e = Vendor::load(d.path()).unwrap_err().to_string();
         assert!(e.contains("vendor.toml:4:"), "{e}");
         std::fs::write(d.path().join(MANIFEST), "schema = 2\n").unwrap();
-        assert!(Vendor::load(d.path()).unwrap_err().to_string().contains("schema 2"));
+        assert!(
+            Vendor::load(d.path())
+                .unwrap_err()
+                .to_string()
+                .contains("schema 2")
+        );
         std::fs::write(d.path().join(MANIFEST), "schema = 1\n[[package]]\nrole=\"a\"\ndistro=\"b\"\nversions=[]\nfile=\"../../etc/passwd\"\nurl=\"\"\n").unwrap();
-        assert!(Vendor::load(d.path()).unwrap_err().to_string().contains("plain names"));
+        assert!(
+            Vendor::load(d.path())
+                .unwrap_err()
+                .to_string()
+                .contains("plain names")
+        );
     }
 }

@@ -7,10 +7,30 @@ use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
-        CheckDef::new("cloud-init-installed", "R4/R5", "cloud-init is installed (per the package database)", Box::new(installed)),
-        CheckDef::new("cloud-init-vendor", "R4/R5", "The installed cloud-init is the vendor build the vendor-packages manifest names", Box::new(vendor)),
-        CheckDef::new("cloud-init-datasources", "R4/R5", "The datasource list in effect is exactly the profile's", Box::new(datasources)),
-        CheckDef::new("cloud-init-state", "R4/R5", "/var/lib/cloud holds no state from an earlier boot", Box::new(state)),
+        CheckDef::new(
+            "cloud-init-installed",
+            "R4/R5",
+            "cloud-init is installed (per the package database)",
+            Box::new(installed),
+        ),
+        CheckDef::new(
+            "cloud-init-vendor",
+            "R4/R5",
+            "The installed cloud-init is the vendor build the vendor-packages manifest names",
+            Box::new(vendor),
+        ),
+        CheckDef::new(
+            "cloud-init-datasources",
+            "R4/R5",
+            "The datasource list in effect is exactly the profile's",
+            Box::new(datasources),
+        ),
+        CheckDef::new(
+            "cloud-init-state",
+            "R4/R5",
+            "/var/lib/cloud holds no state from an earlier boot",
+            Box::new(state),
+        ),
     ]
 }
 
@@ -18,7 +38,13 @@ fn installed(ctx: &Ctx) -> Result<Outcome> {
     let c = ctx.cloud_init()?;
     Ok(match &c.version {
         Some(v) => Outcome::pass(format!("version {v} ({})", packages::database(ctx.os))),
-        None => Outcome::fail(format!("cloud-init is not installed ({})", packages::database(ctx.os)), vec![]),
+        None => Outcome::fail(
+            format!(
+                "cloud-init is not installed ({})",
+                packages::database(ctx.os)
+            ),
+            vec![],
+        ),
     })
 }
 
@@ -38,8 +64,14 @@ fn vendor(ctx: &Ctx) -> Result<Outcome> {
     let c = ctx.cloud_init()?;
     Ok(match &c.version {
         Some(v) if *v == want => Outcome::pass(format!("{v}, the vendor build ({})", pkg.file)),
-        Some(v) => Outcome::fail(format!("installed {v}; the vendor build is {want} ({})", pkg.file), vec![]),
-        None => Outcome::fail(format!("not installed; the vendor build is {want} ({})", pkg.file), vec![]),
+        Some(v) => Outcome::fail(
+            format!("installed {v}; the vendor build is {want} ({})", pkg.file),
+            vec![],
+        ),
+        None => Outcome::fail(
+            format!("not installed; the vendor build is {want} ({})", pkg.file),
+            vec![],
+        ),
     })
 }
 
@@ -51,15 +83,28 @@ fn datasources(ctx: &Ctx) -> Result<Outcome> {
     }
     let mut findings = c.config_errors.clone();
     Ok(match (&c.datasources, &c.datasources_from) {
-        (Some(l), Some(from)) if l == want && findings.is_empty() => Outcome::pass(format!("[{}] ({from})", l.join(", "))),
+        (Some(l), Some(from)) if l == want && findings.is_empty() => {
+            Outcome::pass(format!("[{}] ({from})", l.join(", ")))
+        }
         (Some(l), Some(from)) => {
             findings.insert(0, format!("{from}: datasource_list: [{}]", l.join(", ")));
-            Outcome::fail(format!("[{}] in effect ({from}); the profile requires [{}]", l.join(", "), want.join(", ")), findings)
+            Outcome::fail(
+                format!(
+                    "[{}] in effect ({from}); the profile requires [{}]",
+                    l.join(", "),
+                    want.join(", ")
+                ),
+                findings,
+            )
         }
         _ => Outcome::fail(
             format!(
                 "no datasource_list set in {}; cloud-init would probe every datasource; the profile requires [{}]",
-                if c.config_files.is_empty() { "/etc/cloud".to_string() } else { brief(&c.config_files, 3) },
+                if c.config_files.is_empty() {
+                    "/etc/cloud".to_string()
+                } else {
+                    brief(&c.config_files, 3)
+                },
                 want.join(", ")
             ),
             findings,
@@ -72,7 +117,10 @@ fn state(ctx: &Ctx) -> Result<Outcome> {
     Ok(if c.state_entries.is_empty() {
         Outcome::pass("empty")
     } else {
-        Outcome::fail(format!("state from an earlier boot: {}", brief(&c.state_entries, 4)), c.state_entries.clone())
+        Outcome::fail(
+            format!("state from an earlier boot: {}", brief(&c.state_entries, 4)),
+            c.state_entries.clone(),
+        )
     })
 }
 
@@ -96,23 +144,40 @@ mod tests {
 
     fn ubuntu(version: &str, ds: &str) -> MemFs {
         MemFs::new()
-            .file("/var/lib/dpkg/status", &format!("Package: cloud-init\nStatus: install ok installed\nVersion: {version}\n"))
+            .file(
+                "/var/lib/dpkg/status",
+                &format!("Package: cloud-init\nStatus: install ok installed\nVersion: {version}\n"),
+            )
             .file("/etc/cloud/cloud.cfg", "users: [default]\n")
-            .file("/etc/cloud/cloud.cfg.d/90_dpkg.cfg", &format!("datasource_list: [ {ds} ]\n"))
+            .file(
+                "/etc/cloud/cloud.cfg.d/90_dpkg.cfg",
+                &format!("datasource_list: [ {ds} ]\n"),
+            )
     }
 
     #[test]
     fn distribution_build_with_wrong_datasources_fails_r5() {
         let d = vendor_dir();
         let v = Vendor::load(d.path()).unwrap();
-        let fs = ubuntu("0.7.9-0ubuntu1~16.04.2", "NoCloud, ConfigDrive, OpenStack, Ec2, MAAS, None").dir("/var/lib/cloud/instances/i-1");
+        let fs = ubuntu(
+            "0.7.9-0ubuntu1~16.04.2",
+            "NoCloud, ConfigDrive, OpenStack, Ec2, MAAS, None",
+        )
+        .dir("/var/lib/cloud/instances/i-1");
         let r = report(&fs, &OsInfo::linux("ubuntu", 16, 4), Some(&v));
         let x = result(&r, "cloud-init-vendor");
         assert_eq!((x.status, x.rule.as_str()), (Status::Fail, "R5"));
-        assert_eq!(x.detail, "installed 0.7.9-0ubuntu1~16.04.2; the vendor build is 17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd (cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb)");
+        assert_eq!(
+            x.detail,
+            "installed 0.7.9-0ubuntu1~16.04.2; the vendor build is 17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd (cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb)"
+        );
         let ds = result(&r, "cloud-init-datasources");
         assert_eq!(ds.status, Status::Fail);
-        assert!(ds.detail.contains("/etc/cloud/cloud.cfg.d/90_dpkg.cfg:1"), "{}", ds.detail);
+        assert!(
+            ds.detail.contains("/etc/cloud/cloud.cfg.d/90_dpkg.cfg:1"),
+            "{}",
+            ds.detail
+        );
         assert_eq!(result(&r, "cloud-init-state").status, Status::Fail);
         assert_eq!(result(&r, "cloud-init-installed").status, Status::Pass);
     }
@@ -121,13 +186,29 @@ mod tests {
     fn vendor_build_with_exact_datasources_passes() {
         let d = vendor_dir();
         let v = Vendor::load(d.path()).unwrap();
-        let fs = ubuntu("17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd", "NoCloud, ConfigDrive, OpenStack, None");
+        let fs = ubuntu(
+            "17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd",
+            "NoCloud, ConfigDrive, OpenStack, None",
+        );
         let r = report(&fs, &OsInfo::linux("ubuntu", 16, 4), Some(&v));
-        for id in ["cloud-init-installed", "cloud-init-vendor", "cloud-init-datasources", "cloud-init-state"] {
-            assert_eq!(result(&r, id).status, Status::Pass, "{id}: {}", result(&r, id).detail);
+        for id in [
+            "cloud-init-installed",
+            "cloud-init-vendor",
+            "cloud-init-datasources",
+            "cloud-init-state",
+        ] {
+            assert_eq!(
+                result(&r, id).status,
+                Status::Pass,
+                "{id}: {}",
+                result(&r, id).detail
+            );
         }
         // Same list in another order is not "exactly".
-        let fs = ubuntu("17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd", "ConfigDrive, NoCloud, OpenStack, None");
+        let fs = ubuntu(
+            "17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd",
+            "ConfigDrive, NoCloud, OpenStack, None",
+        );
         let r = report(&fs, &OsInfo::linux("ubuntu", 16, 4), Some(&v));
         assert_eq!(result(&r, "cloud-init-datasources").status, Status::Fail);
     }
@@ -136,9 +217,18 @@ mod tests {
     fn no_vendor_package_for_this_os_is_a_skip_naming_the_manifest() {
         let d = vendor_dir();
         let v = Vendor::load(d.path()).unwrap();
-        let r = report(&ubuntu("22.4.2-1", "None"), &OsInfo::linux("debian", 12, 4), Some(&v));
+        let r = report(
+            &ubuntu("22.4.2-1", "None"),
+            &OsInfo::linux("debian", 12, 4),
+            Some(&v),
+        );
         let x = result(&r, "cloud-init-vendor");
         assert_eq!(x.status, Status::Skip);
-        assert!(x.detail.contains("vendor.toml names no cloud-init package for debian 12.4"), "{}", x.detail);
+        assert!(
+            x.detail
+                .contains("vendor.toml names no cloud-init package for debian 12.4"),
+            "{}",
+            x.detail
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::guest::fs::GuestFs;
 use crate::profile::{Profile, Severity};
 use crate::vendor::Vendor;
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
 
 /// The rules, with a short title each (R1-R9 from the spec; B1 is imgseal's own).
@@ -27,7 +27,10 @@ pub const RULES: &[(&str, &str)] = &[
     ("R2", "firewall off at boot"),
     ("R3", "NIC MTU left to DHCP"),
     ("R4", "CentOS: the vendor's cloud-init"),
-    ("R5", "Ubuntu/Debian: the vendor's cloud-init and datasources"),
+    (
+        "R5",
+        "Ubuntu/Debian: the vendor's cloud-init and datasources",
+    ),
     ("R6", "Windows: cloudbase-init"),
     ("R7", "Windows: updates installed"),
     ("R8", "no traces of the image build"),
@@ -36,10 +39,14 @@ pub const RULES: &[(&str, &str)] = &[
 ];
 
 pub fn rule_title(rule: &str) -> &'static str {
-    RULES.iter().find(|(r, _)| *r == rule).map(|r| r.1).unwrap_or("")
+    RULES
+        .iter()
+        .find(|(r, _)| *r == rule)
+        .map(|r| r.1)
+        .unwrap_or("")
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -73,27 +80,43 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn pass(detail: impl Into<String>) -> Outcome {
-        Outcome { status: Status::Pass, detail: detail.into(), findings: vec![] }
+        Outcome {
+            status: Status::Pass,
+            detail: detail.into(),
+            findings: vec![],
+        }
     }
     pub fn fail(detail: impl Into<String>, findings: Vec<String>) -> Outcome {
-        Outcome { status: Status::Fail, detail: detail.into(), findings }
+        Outcome {
+            status: Status::Fail,
+            detail: detail.into(),
+            findings,
+        }
     }
     pub fn skip(detail: impl Into<String>) -> Outcome {
-        Outcome { status: Status::Skip, detail: detail.into(), findings: vec![] }
+        Outcome {
+            status: Status::Skip,
+            detail: detail.into(),
+            findings: vec![],
+        }
     }
     pub fn warn(detail: impl Into<String>) -> Outcome {
-        Outcome { status: Status::Warn, detail: detail.into(), findings: vec![] }
+        Outcome {
+            status: Status::Warn,
+            detail: detail.into(),
+            findings: vec![],
+        }
     }
 }
 
 /// One result in a report (a contract: `{"id","rule","status","detail"}` plus findings).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct CheckResult {
     pub id: String,
     pub rule: String,
     pub status: Status,
     pub detail: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
 }
 
@@ -110,8 +133,18 @@ pub struct CheckDef {
 }
 
 impl CheckDef {
-    pub fn new(id: impl Into<String>, rule: &'static str, summary: impl Into<String>, run: CheckFn) -> CheckDef {
-        CheckDef { id: id.into(), rule, summary: summary.into(), run }
+    pub fn new(
+        id: impl Into<String>,
+        rule: &'static str,
+        summary: impl Into<String>,
+        run: CheckFn,
+    ) -> CheckDef {
+        CheckDef {
+            id: id.into(),
+            rule,
+            summary: summary.into(),
+            run,
+        }
     }
 }
 
@@ -156,18 +189,25 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn cloud_init(&self) -> Result<&CloudInit> {
-        cached(&self.cloud_init, || facts::cloudinit::scan(self.fs, self.os))
+        cached(&self.cloud_init, || {
+            facts::cloudinit::scan(self.fs, self.os)
+        })
     }
     pub fn network(&self) -> Result<&NetworkFacts> {
         cached(&self.network, || facts::network::scan(self.fs))
     }
     pub fn firewall(&self) -> Result<&Vec<FirewallService>> {
         cached(&self.firewall, || {
-            facts::firewall::FIREWALLS.iter().map(|d| facts::firewall::scan_one(self.fs, self.os, d)).collect()
+            facts::firewall::FIREWALLS
+                .iter()
+                .map(|d| facts::firewall::scan_one(self.fs, self.os, d))
+                .collect()
         })
     }
     pub fn traces(&self) -> Result<&Vec<crate::traces::Trace>> {
-        cached(&self.traces, || crate::traces::find_all(self.fs, self.os, &[]))
+        cached(&self.traces, || {
+            crate::traces::find_all(self.fs, self.os, &[])
+        })
     }
 
     /// `R4` on rpm guests, `R5` on deb guests.
@@ -194,7 +234,7 @@ pub fn registry() -> Vec<CheckDef> {
 }
 
 /// A compliance report (a contract: scripts parse it).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema: u32,
     pub image: String,
@@ -225,7 +265,11 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         let rule = ctx.resolve_rule(def.rule);
         let mut out = match (def.run)(ctx) {
             Ok(o) => o,
-            Err(e) => Outcome { status: Status::Error, detail: format!("the check could not run: {e:#}"), findings: vec![] },
+            Err(e) => Outcome {
+                status: Status::Error,
+                detail: format!("the check could not run: {e:#}"),
+                findings: vec![],
+            },
         };
         if out.status == Status::Fail {
             match ctx.profile.severity(&rule) {
@@ -241,9 +285,19 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
                 out = Outcome::skip(format!("category excluded by profile {}", ctx.profile.name));
             }
         }
-        results.push(CheckResult { id: def.id, rule, status: out.status, detail: out.detail, findings: out.findings });
+        results.push(CheckResult {
+            id: def.id,
+            rule,
+            status: out.status,
+            detail: out.detail,
+            findings: out.findings,
+        });
     }
-    let mut failing: Vec<String> = results.iter().filter(|r| r.status == Status::Fail).map(|r| r.rule.clone()).collect();
+    let mut failing: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == Status::Fail)
+        .map(|r| r.rule.clone())
+        .collect();
     failing.sort_by_key(|r| RULES.iter().position(|(x, _)| x == r));
     failing.dedup();
     Report {
@@ -259,7 +313,12 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
 
 /// Lists items as `a, b, c (+N more)`.
 pub fn brief(items: &[String], max: usize) -> String {
-    let mut s = items.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > max {
         s.push_str(&format!(" (+{} more)", items.len() - max));
     }
@@ -288,16 +347,30 @@ pub fn render_text(r: &Report, color: bool, verbose: bool) -> String {
     for rule in rules {
         out.push_str(&format!("\n{rule}  {}\n", rule_title(rule)));
         for x in r.results.iter().filter(|x| x.rule == rule) {
-            out.push_str(&format!("  {}  {:<idw$}  {}\n", paint(&format!("{:<5}", x.status.label()), x.status), x.id, x.detail));
+            out.push_str(&format!(
+                "  {}  {:<idw$}  {}\n",
+                paint(&format!("{:<5}", x.status.label()), x.status),
+                x.id,
+                x.detail
+            ));
             if verbose || x.status == Status::Fail {
                 // Findings the detail already spells out are not repeated.
-                let extra: Vec<&String> = x.findings.iter().filter(|f| !x.detail.contains(f.as_str())).collect();
+                let extra: Vec<&String> = x
+                    .findings
+                    .iter()
+                    .filter(|f| !x.detail.contains(f.as_str()))
+                    .collect();
                 let show = if verbose { extra.len() } else { 5 };
                 for f in extra.iter().take(show) {
                     out.push_str(&format!("  {:<5}  {:<idw$}    {f}\n", "", ""));
                 }
                 if extra.len() > show {
-                    out.push_str(&format!("  {:<5}  {:<idw$}    (+{} more; -v lists all)\n", "", "", extra.len() - show));
+                    out.push_str(&format!(
+                        "  {:<5}  {:<idw$}    (+{} more; -v lists all)\n",
+                        "",
+                        "",
+                        extra.len() - show
+                    ));
                 }
             }
         }
@@ -307,7 +380,10 @@ pub fn render_text(r: &Report, color: bool, verbose: bool) -> String {
     } else if r.compliant {
         paint("COMPLIANT", Status::Pass)
     } else {
-        paint(&format!("NOT COMPLIANT: {} fail", r.failing_rules.join(", ")), Status::Fail)
+        paint(
+            &format!("NOT COMPLIANT: {} fail", r.failing_rules.join(", ")),
+            Status::Fail,
+        )
     };
     out.push_str(&format!(
         "\n{verdict} ({} pass, {} fail, {} warn, {} skip)\n",
@@ -327,12 +403,20 @@ pub(crate) mod testutil {
     /// Runs every check on an in-memory guest with the built-in profile.
     pub fn report(fs: &MemFs, os: &OsInfo, vendor: Option<&Vendor>) -> Report {
         let p = crate::profile::load("jdcloud").unwrap().profile;
-        let ctx = Ctx::new(fs, os, &p, vendor.ok_or_else(|| "no vendor dir".to_string()));
+        let ctx = Ctx::new(
+            fs,
+            os,
+            &p,
+            vendor.ok_or_else(|| "no vendor dir".to_string()),
+        );
         run_all(&ctx, "test.img", &p.name)
     }
 
     pub fn result<'r>(r: &'r Report, id: &str) -> &'r CheckResult {
-        r.results.iter().find(|x| x.id == id).unwrap_or_else(|| panic!("no result {id}"))
+        r.results
+            .iter()
+            .find(|x| x.id == id)
+            .unwrap_or_else(|| panic!("no result {id}"))
     }
 }
 
@@ -351,27 +435,60 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), n, "duplicate check ids");
         for c in &reg {
-            assert!(c.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'), "{}", c.id);
-            assert!(!c.summary.ends_with('.'), "{}: summary ends with a period", c.id);
+            assert!(
+                c.id.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{}",
+                c.id
+            );
+            assert!(
+                !c.summary.ends_with('.'),
+                "{}: summary ends with a period",
+                c.id
+            );
             assert!(!c.summary.is_empty());
-            assert!(c.rule.split('/').all(|r| RULES.iter().any(|(x, _)| *x == r)), "{}: unknown rule {}", c.id, c.rule);
+            assert!(
+                c.rule
+                    .split('/')
+                    .all(|r| RULES.iter().any(|(x, _)| *x == r)),
+                "{}: unknown rule {}",
+                c.id,
+                c.rule
+            );
         }
     }
 
     #[test]
     fn a_clean_centos_guest_is_compliant() {
         let fs = MemFs::new()
-            .file("/etc/yum.repos.d/base.repo", "[base]\nbaseurl=http://mirrors.example.com/centos/7/\n")
-            .file("/etc/sysconfig/network-scripts/ifcfg-eth0", "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n")
-            .file("/etc/cloud/cloud.cfg.d/99_imgseal.cfg", "datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]\n")
+            .file(
+                "/etc/yum.repos.d/base.repo",
+                "[base]\nbaseurl=http://mirrors.example.com/centos/7/\n",
+            )
+            .file(
+                "/etc/sysconfig/network-scripts/ifcfg-eth0",
+                "DEVICE=eth0\nBOOTPROTO=dhcp\nONBOOT=yes\n",
+            )
+            .file(
+                "/etc/cloud/cloud.cfg.d/99_imgseal.cfg",
+                "datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]\n",
+            )
             .file("/etc/fstab", "UUID=abc / xfs defaults 0 0\n")
             .dir("/var/lib/cloud")
             .with_runner(|_, argv| crate::guest::fs::CmdOut {
                 status: 0,
-                output: if argv.contains(&"cloud-init") { "0.7.5-20.el7.centos.1\n".into() } else { String::new() },
+                output: if argv.contains(&"cloud-init") {
+                    "0.7.5-20.el7.centos.1\n".into()
+                } else {
+                    String::new()
+                },
             });
         let r = report(&fs, &OsInfo::linux("centos", 7, 9), None);
-        let bad: Vec<_> = r.results.iter().filter(|x| x.status == Status::Fail || x.status == Status::Error).collect();
+        let bad: Vec<_> = r
+            .results
+            .iter()
+            .filter(|x| x.status == Status::Fail || x.status == Status::Error)
+            .collect();
         assert!(bad.is_empty(), "{bad:#?}");
         assert!(r.compliant);
         assert_eq!(result(&r, "cloud-init-vendor").status, Status::Skip);
@@ -382,7 +499,10 @@ mod tests {
     fn severity_downgrades_and_errors_are_reported() {
         let fs = MemFs::new()
             .file("/etc/fstab", "/dev/sda1 / ext4 defaults 1 1\n")
-            .with_runner(|_, _| crate::guest::fs::CmdOut { status: 1, output: "error: rpmdb: BDB0113 Thread/process died\n".into() });
+            .with_runner(|_, _| crate::guest::fs::CmdOut {
+                status: 1,
+                output: "error: rpmdb: BDB0113 Thread/process died\n".into(),
+            });
         let r = report(&fs, &OsInfo::linux("centos", 6, 10), None);
         assert_eq!(result(&r, "fstab-device-names").status, Status::Warn);
         assert_eq!(result(&r, "cloud-init-installed").status, Status::Error);

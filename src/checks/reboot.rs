@@ -7,9 +7,24 @@ use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
-        CheckDef::new("kernel-default", "R9", "The newest installed kernel is the boot default", Box::new(kernel_default)),
-        CheckDef::new("reboot-required", "R9", "No reboot-required flag file", Box::new(reboot_required)),
-        CheckDef::new("unfinished-transactions", "R9", "No unfinished yum transaction or half-installed dpkg package", Box::new(unfinished)),
+        CheckDef::new(
+            "kernel-default",
+            "R9",
+            "The newest installed kernel is the boot default",
+            Box::new(kernel_default),
+        ),
+        CheckDef::new(
+            "reboot-required",
+            "R9",
+            "No reboot-required flag file",
+            Box::new(reboot_required),
+        ),
+        CheckDef::new(
+            "unfinished-transactions",
+            "R9",
+            "No unfinished yum transaction or half-installed dpkg package",
+            Box::new(unfinished),
+        ),
     ]
 }
 
@@ -19,16 +34,25 @@ fn kernel_default(ctx: &Ctx) -> Result<Outcome> {
         return Ok(Outcome::skip("no kernel in /boot"));
     };
     Ok(match boot::default_kernel(ctx.fs)? {
-        None => Outcome::warn(format!("newest kernel {newest}; no boot loader configuration says which kernel boots")),
+        None => Outcome::warn(format!(
+            "newest kernel {newest}; no boot loader configuration says which kernel boots"
+        )),
         Some((k, file)) if k == *newest => Outcome::pass(format!("{k} ({file})")),
         Some((k, file)) => Outcome::fail(
-            format!("the newest installed kernel {newest} is not the boot default {k} ({file}); boot once to settle it"),
+            format!(
+                "the newest installed kernel {newest} is not the boot default {k} ({file}); boot once to settle it"
+            ),
             vec![file],
         ),
     })
 }
 
-pub const REBOOT_FLAGS: &[&str] = &["/run/reboot-required", "/var/run/reboot-required", "/run/reboot-required.pkgs", "/var/run/reboot-required.pkgs"];
+pub const REBOOT_FLAGS: &[&str] = &[
+    "/run/reboot-required",
+    "/var/run/reboot-required",
+    "/run/reboot-required.pkgs",
+    "/var/run/reboot-required.pkgs",
+];
 
 fn reboot_required(ctx: &Ctx) -> Result<Outcome> {
     let mut found = Vec::new();
@@ -46,12 +70,23 @@ fn reboot_required(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn unfinished(ctx: &Ctx) -> Result<Outcome> {
-    let mut found = ctx.fs.list_matching("/var/lib/yum", &|n| n.starts_with("transaction-all."))?;
-    found.extend(ctx.fs.list_matching("/var/lib/dpkg/updates", &|n| n.bytes().all(|b| b.is_ascii_digit()))?);
+    let mut found = ctx
+        .fs
+        .list_matching("/var/lib/yum", &|n| n.starts_with("transaction-all."))?;
+    found.extend(ctx.fs.list_matching("/var/lib/dpkg/updates", &|n| {
+        n.bytes().all(|b| b.is_ascii_digit())
+    })?);
     if let Some(status) = ctx.fs.read_text("/var/lib/dpkg/status")? {
         for p in crate::parse::dpkg::parse_status(&status) {
             let state = p.status.split_whitespace().nth(2).unwrap_or("");
-            if matches!(state, "half-installed" | "unpacked" | "half-configured" | "triggers-awaited" | "triggers-pending") {
+            if matches!(
+                state,
+                "half-installed"
+                    | "unpacked"
+                    | "half-configured"
+                    | "triggers-awaited"
+                    | "triggers-pending"
+            ) {
                 found.push(format!("/var/lib/dpkg/status: {} is {state}", p.name));
             }
         }
@@ -85,7 +120,12 @@ mod tests {
         assert_eq!(rr.findings, vec!["/run/reboot-required"]);
         let k = result(&r, "kernel-default");
         assert_eq!(k.status, Status::Warn);
-        assert!(k.detail.contains("4.4.0-210-generic is not the boot default 4.4.0-200-generic"), "{}", k.detail);
+        assert!(
+            k.detail
+                .contains("4.4.0-210-generic is not the boot default 4.4.0-200-generic"),
+            "{}",
+            k.detail
+        );
         assert_eq!(result(&r, "unfinished-transactions").status, Status::Warn);
         assert_eq!(k.rule, "R9");
     }

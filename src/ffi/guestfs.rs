@@ -695,6 +695,18 @@ impl Handle {
         .map(drop)
     }
 
+    /// Discards every block of a device (they read back as zeros through the overlay).
+    pub fn blkdiscard(&self, dev: &str) -> Result<()> {
+        self.path_int("blkdiscard", dev, sys::guestfs_blkdiscard)
+            .map(drop)
+    }
+
+    /// Writes zeros over a whole device (skipping blocks that already read as zero).
+    pub fn zero_device(&self, dev: &str) -> Result<()> {
+        self.path_int("zero_device", dev, sys::guestfs_zero_device)
+            .map(drop)
+    }
+
     /// Raw `blkid` key/value pairs for a device.
     pub fn blkid(&self, dev: &str) -> Result<Vec<(String, String)>> {
         self.path_list("blkid", dev, sys::guestfs_blkid).map(pairs)
@@ -729,9 +741,19 @@ impl Handle {
         }
         let out = unsafe {
             let len = (*r).len as usize;
-            let vals = if len == 0 { &[][..] } else { std::slice::from_raw_parts((*r).val, len) };
+            let vals = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+            };
             vals.iter()
-                .map(|s| if s.st_ino == -1 { None } else { Some(stat_from(s)) })
+                .map(|s| {
+                    if s.st_ino == -1 {
+                        None
+                    } else {
+                        Some(stat_from(s))
+                    }
+                })
                 .collect()
         };
         unsafe { sys::guestfs_free_statns_list(r) };

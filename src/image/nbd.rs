@@ -17,6 +17,7 @@ pub const EXPORT_NAME: &str = "imgseal";
 /// PDEATHSIG, so it also dies when imgseal is killed.
 pub struct NbdExport {
     child: Option<Child>,
+    _kill_on_signal: crate::signals::ChildGuard,
     socket: PathBuf,
     log: PathBuf,
 }
@@ -50,6 +51,7 @@ impl NbdExport {
             .spawn(Stdio::null(), Stdio::from(logf))
             .context("starting qemu-nbd (is qemu-utils installed? run scripts/install-deps.sh)")?;
         let mut export = NbdExport {
+            _kill_on_signal: crate::signals::ChildGuard::new(child.id()),
             child: Some(child),
             socket,
             log,

@@ -34,7 +34,9 @@ pub fn parse(text: &str) -> Vec<Entry> {
 /// A spec naming a disk by kernel device name, which changes when the disk bus changes
 /// (IDE/SCSI `sdX`/`hdX`/`xvdX` → virtio `vdX`).
 pub fn is_unstable_device_name(spec: &str) -> bool {
-    ["/dev/sd", "/dev/hd", "/dev/xvd", "/dev/vd"].iter().any(|p| spec.starts_with(p))
+    ["/dev/sd", "/dev/hd", "/dev/xvd", "/dev/vd"]
+        .iter()
+        .any(|p| spec.starts_with(p))
 }
 
 #[cfg(test)]
@@ -47,7 +49,11 @@ mod tests {
         let e = parse(t);
         assert_eq!(e.len(), 4);
         assert_eq!(e[1].line, 3);
-        let bad: Vec<&str> = e.iter().filter(|x| is_unstable_device_name(&x.spec)).map(|x| x.spec.as_str()).collect();
+        let bad: Vec<&str> = e
+            .iter()
+            .filter(|x| is_unstable_device_name(&x.spec))
+            .map(|x| x.spec.as_str())
+            .collect();
         assert_eq!(bad, vec!["/dev/sda2"]);
     }
 }

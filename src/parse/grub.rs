@@ -24,17 +24,17 @@ pub fn grub2_cfg(text: &str) -> (Vec<BootEntry>, Option<String>) {
     let mut default = None;
     for l in text.lines().map(str::trim) {
         if let Some(rest) = l.strip_prefix("menuentry ") {
-            let title = rest
-                .split(['\'', '"'])
-                .nth(1)
-                .unwrap_or("")
-                .to_string();
+            let title = rest.split(['\'', '"']).nth(1).unwrap_or("").to_string();
             let id = rest
                 .split("$menuentry_id_option")
                 .nth(1)
                 .and_then(|r| r.split(['\'', '"']).nth(1))
                 .map(str::to_string);
-            entries.push(BootEntry { title, id, kernel: None });
+            entries.push(BootEntry {
+                title,
+                id,
+                kernel: None,
+            });
         } else if l.starts_with("linux") && !l.starts_with("linux_") {
             if let Some(e) = entries.last_mut() {
                 if e.kernel.is_none() {
@@ -64,7 +64,11 @@ pub fn grub_legacy(text: &str) -> (Vec<BootEntry>, usize) {
         if let Some(v) = l.strip_prefix("default=") {
             default = v.trim().parse().unwrap_or(0);
         } else if let Some(t) = l.strip_prefix("title ") {
-            entries.push(BootEntry { title: t.trim().to_string(), id: None, kernel: None });
+            entries.push(BootEntry {
+                title: t.trim().to_string(),
+                id: None,
+                kernel: None,
+            });
         } else if let Some(k) = l.strip_prefix("kernel ") {
             if let Some(e) = entries.last_mut() {
                 e.kernel = kernel_of(k);
@@ -84,7 +88,11 @@ pub fn select<'a>(entries: &'a [BootEntry], default: Option<&str>) -> Option<&'a
     entries
         .iter()
         .find(|e| e.id.as_deref() == Some(d) || e.title == d)
-        .or_else(|| entries.iter().find(|e| e.kernel.as_deref().is_some_and(|k| d.contains(k))))
+        .or_else(|| {
+            entries
+                .iter()
+                .find(|e| e.kernel.as_deref().is_some_and(|k| d.contains(k)))
+        })
 }
 
 /// Version order as rpm and dpkg roughly agree on: digit runs compare numerically, other
@@ -99,7 +107,11 @@ pub fn vercmp(a: &str, b: &str) -> Ordering {
                 continue;
             }
             match out.last_mut() {
-                Some((d, seg)) if *d == digit && !seg.is_empty() && c != '~' && !seg.starts_with('~') => seg.push(c),
+                Some((d, seg))
+                    if *d == digit && !seg.is_empty() && c != '~' && !seg.starts_with('~') =>
+                {
+                    seg.push(c)
+                }
                 _ => out.push((digit, c.to_string())),
             }
         }
@@ -133,7 +145,10 @@ mod tests {
 
     #[test]
     fn versions_order() {
-        assert_eq!(vercmp("3.10.0-1160.el7.x86_64", "3.10.0-957.el7.x86_64"), Ordering::Greater);
+        assert_eq!(
+            vercmp("3.10.0-1160.el7.x86_64", "3.10.0-957.el7.x86_64"),
+            Ordering::Greater
+        );
         assert_eq!(vercmp("6.1.0-10-amd64", "6.1.0-9-amd64"), Ordering::Greater);
         assert_eq!(vercmp("5.10.0-21-amd64", "6.1.0-9-amd64"), Ordering::Less);
         assert_eq!(vercmp("1.0~rc1", "1.0"), Ordering::Less);
@@ -155,12 +170,29 @@ menuentry 'CentOS Linux (3.10.0-957.el7.x86_64) 7 (Core)' --class centos $menuen
         let (e, d) = grub2_cfg(cfg);
         assert_eq!(e.len(), 2);
         assert_eq!(e[1].kernel.as_deref(), Some("3.10.0-957.el7.x86_64"));
-        assert_eq!(e[0].id.as_deref(), Some("gnulinux-3.10.0-1160.el7.x86_64-advanced-abc"));
+        assert_eq!(
+            e[0].id.as_deref(),
+            Some("gnulinux-3.10.0-1160.el7.x86_64-advanced-abc")
+        );
         assert_eq!(d.as_deref(), Some("${saved_entry}"));
         let saved = grubenv_saved("# GRUB Environment Block\nsaved_entry=CentOS Linux (3.10.0-957.el7.x86_64) 7 (Core)\n####").unwrap();
-        assert_eq!(select(&e, Some(&saved)).unwrap().kernel.as_deref(), Some("3.10.0-957.el7.x86_64"));
-        assert_eq!(select(&e, Some("0")).unwrap().kernel.as_deref(), Some("3.10.0-1160.el7.x86_64"));
-        assert_eq!(select(&e, Some("gnulinux-advanced-x>gnulinux-3.10.0-957.el7.x86_64-advanced-abc")).unwrap().title, e[1].title);
+        assert_eq!(
+            select(&e, Some(&saved)).unwrap().kernel.as_deref(),
+            Some("3.10.0-957.el7.x86_64")
+        );
+        assert_eq!(
+            select(&e, Some("0")).unwrap().kernel.as_deref(),
+            Some("3.10.0-1160.el7.x86_64")
+        );
+        assert_eq!(
+            select(
+                &e,
+                Some("gnulinux-advanced-x>gnulinux-3.10.0-957.el7.x86_64-advanced-abc")
+            )
+            .unwrap()
+            .title,
+            e[1].title
+        );
         assert!(select(&e, Some("7")).is_none());
     }
 

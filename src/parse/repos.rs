@@ -54,23 +54,38 @@ pub fn yum(text: &str) -> Vec<Repo> {
         let continuation = raw.starts_with(char::is_whitespace) && in_baseurl;
         if continuation {
             for u in l.split_whitespace() {
-                pending.push(Repo { name: section.clone(), url: u.to_string(), line: i + 1, enabled: true });
+                pending.push(Repo {
+                    name: section.clone(),
+                    url: u.to_string(),
+                    line: i + 1,
+                    enabled: true,
+                });
             }
             continue;
         }
         in_baseurl = false;
-        let Some((k, v)) = l.split_once('=') else { continue };
+        let Some((k, v)) = l.split_once('=') else {
+            continue;
+        };
         let (k, v) = (k.trim(), v.trim());
         match k {
             "baseurl" => {
                 in_baseurl = true;
                 for u in v.split([' ', ',']).filter(|u| !u.is_empty()) {
-                    pending.push(Repo { name: section.clone(), url: u.to_string(), line: i + 1, enabled: true });
+                    pending.push(Repo {
+                        name: section.clone(),
+                        url: u.to_string(),
+                        line: i + 1,
+                        enabled: true,
+                    });
                 }
             }
-            "mirrorlist" | "metalink" => {
-                pending.push(Repo { name: section.clone(), url: v.to_string(), line: i + 1, enabled: true })
-            }
+            "mirrorlist" | "metalink" => pending.push(Repo {
+                name: section.clone(),
+                url: v.to_string(),
+                line: i + 1,
+                enabled: true,
+            }),
             "enabled" => enabled = !matches!(v, "0" | "false" | "no" | "False"),
             _ => {}
         }
@@ -96,8 +111,15 @@ pub fn apt_list(text: &str) -> Vec<Repo> {
                 }
             }
         }
-        let (Some(url), suite) = (w.next(), w.next()) else { continue };
-        out.push(Repo { name: suite.unwrap_or("").to_string(), url: url.to_string(), line: i + 1, enabled: true });
+        let (Some(url), suite) = (w.next(), w.next()) else {
+            continue;
+        };
+        out.push(Repo {
+            name: suite.unwrap_or("").to_string(),
+            url: url.to_string(),
+            line: i + 1,
+            enabled: true,
+        });
     }
     out
 }
@@ -108,15 +130,16 @@ pub fn apt_deb822(text: &str) -> Vec<Repo> {
     let mut stanza: Vec<Repo> = Vec::new();
     let mut enabled = true;
     let mut suites = String::new();
-    let flush = |stanza: &mut Vec<Repo>, enabled: &mut bool, suites: &mut String, out: &mut Vec<Repo>| {
-        for mut r in stanza.drain(..) {
-            r.enabled = *enabled;
-            r.name = suites.clone();
-            out.push(r);
-        }
-        *enabled = true;
-        suites.clear();
-    };
+    let flush =
+        |stanza: &mut Vec<Repo>, enabled: &mut bool, suites: &mut String, out: &mut Vec<Repo>| {
+            for mut r in stanza.drain(..) {
+                r.enabled = *enabled;
+                r.name = suites.clone();
+                out.push(r);
+            }
+            *enabled = true;
+            suites.clear();
+        };
     for (i, raw) in text.lines().enumerate() {
         if raw.trim().is_empty() {
             flush(&mut stanza, &mut enabled, &mut suites, &mut out);
@@ -125,11 +148,18 @@ pub fn apt_deb822(text: &str) -> Vec<Repo> {
         if raw.starts_with('#') {
             continue;
         }
-        let Some((k, v)) = raw.split_once(':') else { continue };
+        let Some((k, v)) = raw.split_once(':') else {
+            continue;
+        };
         match k.trim() {
             "URIs" => {
                 for u in v.split_whitespace() {
-                    stanza.push(Repo { name: String::new(), url: u.to_string(), line: i + 1, enabled: true });
+                    stanza.push(Repo {
+                        name: String::new(),
+                        url: u.to_string(),
+                        line: i + 1,
+                        enabled: true,
+                    });
                 }
             }
             "Suites" => suites = v.trim().to_string(),
@@ -147,8 +177,14 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(host_of("http://mirror.centos.org/centos/7/os/x86_64/").as_deref(), Some("mirror.centos.org"));
-        assert_eq!(host_of("https://u:p@Mirrors.Example.com:8080/x").as_deref(), Some("mirrors.example.com"));
+        assert_eq!(
+            host_of("http://mirror.centos.org/centos/7/os/x86_64/").as_deref(),
+            Some("mirror.centos.org")
+        );
+        assert_eq!(
+            host_of("https://u:p@Mirrors.Example.com:8080/x").as_deref(),
+            Some("mirrors.example.com")
+        );
         assert_eq!(host_of("http://[::1]:80/").as_deref(), Some("::1"));
         assert_eq!(host_of("file:///srv/repo"), None);
         assert_eq!(host_of("cdrom:[Debian]/"), None);
@@ -158,11 +194,19 @@ mod tests {
     fn yum_repo_file() {
         let t = "[base]\nname=CentOS-$releasever - Base\nmirrorlist=http://mirrorlist.centos.org/?release=7&repo=os\n#baseurl=http://mirror.centos.org/centos/\ngpgcheck=1\n\n[updates]\nbaseurl=http://a.example.com/c7/\n        http://b.example.com/c7/\nenabled=1\n\n[extras]\nbaseurl=http://c.example.com/\nenabled=0\n";
         let r = yum(t);
-        let got: Vec<(&str, &str, usize, bool)> = r.iter().map(|x| (x.name.as_str(), x.url.as_str(), x.line, x.enabled)).collect();
+        let got: Vec<(&str, &str, usize, bool)> = r
+            .iter()
+            .map(|x| (x.name.as_str(), x.url.as_str(), x.line, x.enabled))
+            .collect();
         assert_eq!(
             got,
             vec![
-                ("base", "http://mirrorlist.centos.org/?release=7&repo=os", 3, true),
+                (
+                    "base",
+                    "http://mirrorlist.centos.org/?release=7&repo=os",
+                    3,
+                    true
+                ),
                 ("updates", "http://a.example.com/c7/", 8, true),
                 ("updates", "http://b.example.com/c7/", 9, true),
                 ("extras", "http://c.example.com/", 13, false),
