@@ -10,7 +10,14 @@ fn check(name: &str) -> (Value, std::process::Output) {
     let img = fixture(&format!("{name}.qcow2"));
     let before = sha256_file(&img);
     let t = Imgseal::new();
-    let out = t.run(&["-q", "check", "--json", "--vendor-dir", vendor_dir().to_str().unwrap(), img.to_str().unwrap()]);
+    let out = t.run(&[
+        "-q",
+        "check",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
     assert_eq!(sha256_file(&img), before, "{name}: the input image changed");
     assert!(t.leftovers().is_empty(), "{name}: left {:?}", t.leftovers());
     let j = json(&out);
@@ -19,8 +26,16 @@ fn check(name: &str) -> (Value, std::process::Output) {
 
 fn failing(j: &Value) -> (BTreeSet<String>, BTreeSet<String>) {
     let results = j["results"].as_array().unwrap();
-    let ids = results.iter().filter(|r| r["status"] == "fail").map(|r| r["id"].as_str().unwrap().to_string()).collect();
-    let rules = results.iter().filter(|r| r["status"] == "fail").map(|r| r["rule"].as_str().unwrap().to_string()).collect();
+    let ids = results
+        .iter()
+        .filter(|r| r["status"] == "fail")
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let rules = results
+        .iter()
+        .filter(|r| r["status"] == "fail")
+        .map(|r| r["rule"].as_str().unwrap().to_string())
+        .collect();
     (rules, ids)
 }
 
@@ -31,7 +46,12 @@ fn set(v: &[&str]) -> BTreeSet<String> {
 /// The report's contract: schema, keys, every result rule-tagged with a known status.
 fn assert_contract(j: &Value, name: &str, distro: &str) {
     assert_eq!(j["schema"], 1);
-    assert!(j["image"].as_str().unwrap().ends_with(&format!("{name}.qcow2")));
+    assert!(
+        j["image"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("{name}.qcow2"))
+    );
     assert_eq!(j["profile"], "jdcloud");
     assert_eq!(j["os"]["distro"], distro);
     assert_eq!(j["compliant"], false);
@@ -39,12 +59,18 @@ fn assert_contract(j: &Value, name: &str, distro: &str) {
         for k in ["id", "rule", "status", "detail"] {
             assert!(r[k].is_string(), "{name}: result without {k}: {r}");
         }
-        assert!(["pass", "fail", "warn", "skip"].contains(&r["status"].as_str().unwrap()), "{name}: {r}");
+        assert!(
+            ["pass", "fail", "warn", "skip"].contains(&r["status"].as_str().unwrap()),
+            "{name}: {r}"
+        );
     }
 }
 
 fn traces_failing(ids: &BTreeSet<String>) -> BTreeSet<String> {
-    ids.iter().filter(|i| i.starts_with("traces-")).cloned().collect()
+    ids.iter()
+        .filter(|i| i.starts_with("traces-"))
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -54,13 +80,44 @@ fn debian12_fails_r2_r3_r5_r8() {
     assert_contract(&j, "debian12", "debian");
     let (rules, ids) = failing(&j);
     assert_eq!(rules, set(&["R2", "R3", "R5", "R8"]));
-    let non_trace: BTreeSet<String> = ids.iter().filter(|i| !i.starts_with("traces-")).cloned().collect();
-    assert_eq!(non_trace, set(&["firewall-ufw", "mtu-static", "cloud-init-vendor", "cloud-init-datasources", "cloud-init-state"]));
-    for t in ["traces-shell-history", "traces-ssh-userdir", "traces-ssh-hostkeys", "traces-logfiles", "traces-machine-id", "traces-tmp-files"] {
+    let non_trace: BTreeSet<String> = ids
+        .iter()
+        .filter(|i| !i.starts_with("traces-"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        non_trace,
+        set(&[
+            "firewall-ufw",
+            "mtu-static",
+            "cloud-init-vendor",
+            "cloud-init-datasources",
+            "cloud-init-state"
+        ])
+    );
+    for t in [
+        "traces-shell-history",
+        "traces-ssh-userdir",
+        "traces-ssh-hostkeys",
+        "traces-logfiles",
+        "traces-machine-id",
+        "traces-tmp-files",
+    ] {
         assert!(ids.contains(t), "{t} not failing: {ids:?}");
     }
-    let mtu = j["results"].as_array().unwrap().iter().find(|r| r["id"] == "mtu-static").unwrap();
-    assert!(mtu["detail"].as_str().unwrap().contains("/etc/network/interfaces.d/eth0:3"), "{mtu}");
+    let mtu = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "mtu-static")
+        .unwrap();
+    assert!(
+        mtu["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/network/interfaces.d/eth0:3"),
+        "{mtu}"
+    );
 }
 
 #[test]
@@ -70,17 +127,46 @@ fn centos7_fails_r2_r3_r4_r8() {
     assert_contract(&j, "centos7", "centos");
     let (rules, ids) = failing(&j);
     assert_eq!(rules, set(&["R2", "R3", "R4", "R8"]));
-    let non_trace: BTreeSet<String> = ids.iter().filter(|i| !i.starts_with("traces-")).cloned().collect();
-    assert_eq!(non_trace, set(&["firewall-firewalld", "mtu-static", "cloud-init-vendor", "cloud-init-datasources", "cloud-init-state"]));
-    for t in ["traces-installer-leftovers", "traces-net-hwaddr", "traces-yum-uuid"] {
+    let non_trace: BTreeSet<String> = ids
+        .iter()
+        .filter(|i| !i.starts_with("traces-"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        non_trace,
+        set(&[
+            "firewall-firewalld",
+            "mtu-static",
+            "cloud-init-vendor",
+            "cloud-init-datasources",
+            "cloud-init-state"
+        ])
+    );
+    for t in [
+        "traces-installer-leftovers",
+        "traces-net-hwaddr",
+        "traces-yum-uuid",
+    ] {
         assert!(traces_failing(&ids).contains(t), "{t} not failing: {ids:?}");
     }
     let r = j["results"].as_array().unwrap();
     let vendor = r.iter().find(|x| x["id"] == "cloud-init-vendor").unwrap();
     assert_eq!(vendor["rule"], "R4");
-    assert!(vendor["detail"].as_str().unwrap().contains("installed 0.7.9-24.el7.centos; the vendor build is 0.7.5-20.el7.centos.1"), "{vendor}");
+    assert!(
+        vendor["detail"]
+            .as_str()
+            .unwrap()
+            .contains("installed 0.7.9-24.el7.centos; the vendor build is 0.7.5-20.el7.centos.1"),
+        "{vendor}"
+    );
     let mtu = r.iter().find(|x| x["id"] == "mtu-static").unwrap();
-    assert!(mtu["detail"].as_str().unwrap().contains("/etc/sysconfig/network-scripts/ifcfg-eth0:10: MTU=9000"), "{mtu}");
+    assert!(
+        mtu["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/sysconfig/network-scripts/ifcfg-eth0:10: MTU=9000"),
+        "{mtu}"
+    );
 }
 
 #[test]
@@ -90,15 +176,30 @@ fn centos6_fails_r2_r4_r8_and_warns_b1() {
     assert_contract(&j, "centos6", "centos");
     let (rules, ids) = failing(&j);
     assert_eq!(rules, set(&["R2", "R4", "R8"]));
-    assert!(ids.contains("firewall-iptables") && ids.contains("firewall-ip6tables"), "{ids:?}");
+    assert!(
+        ids.contains("firewall-iptables") && ids.contains("firewall-ip6tables"),
+        "{ids:?}"
+    );
     assert!(ids.contains("traces-udev-persistent-net"), "{ids:?}");
     let r = j["results"].as_array().unwrap();
     let fstab = r.iter().find(|x| x["id"] == "fstab-device-names").unwrap();
     assert_eq!(fstab["status"], "warn");
     assert_eq!(fstab["rule"], "B1");
-    assert!(fstab["detail"].as_str().unwrap().contains("/etc/fstab:1: /dev/sda1 /"), "{fstab}");
+    assert!(
+        fstab["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/fstab:1: /dev/sda1 /"),
+        "{fstab}"
+    );
     let ipt = r.iter().find(|x| x["id"] == "firewall-iptables").unwrap();
-    assert!(ipt["detail"].as_str().unwrap().contains("/etc/rc.d/rc3.d/S08iptables"), "{ipt}");
+    assert!(
+        ipt["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/rc.d/rc3.d/S08iptables"),
+        "{ipt}"
+    );
 }
 
 #[test]
@@ -108,11 +209,33 @@ fn ubuntu1604_fails_r2_r3_r5_r8_and_warns_r9() {
     assert_contract(&j, "ubuntu1604", "ubuntu");
     let (rules, ids) = failing(&j);
     assert_eq!(rules, set(&["R2", "R3", "R5", "R8"]));
-    let non_trace: BTreeSet<String> = ids.iter().filter(|i| !i.starts_with("traces-")).cloned().collect();
-    assert_eq!(non_trace, set(&["firewall-ufw", "mtu-static", "cloud-init-vendor", "cloud-init-datasources", "cloud-init-state"]));
+    let non_trace: BTreeSet<String> = ids
+        .iter()
+        .filter(|i| !i.starts_with("traces-"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        non_trace,
+        set(&[
+            "firewall-ufw",
+            "mtu-static",
+            "cloud-init-vendor",
+            "cloud-init-datasources",
+            "cloud-init-state"
+        ])
+    );
     let r = j["results"].as_array().unwrap();
-    let ds = r.iter().find(|x| x["id"] == "cloud-init-datasources").unwrap();
-    assert!(ds["detail"].as_str().unwrap().contains("/etc/cloud/cloud.cfg.d/90_dpkg.cfg:2"), "{ds}");
+    let ds = r
+        .iter()
+        .find(|x| x["id"] == "cloud-init-datasources")
+        .unwrap();
+    assert!(
+        ds["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/etc/cloud/cloud.cfg.d/90_dpkg.cfg:2"),
+        "{ds}"
+    );
     let reboot = r.iter().find(|x| x["id"] == "reboot-required").unwrap();
     assert_eq!(reboot["status"], "warn");
     assert_eq!(reboot["rule"], "R9");
@@ -123,9 +246,19 @@ fn profile_and_vendor_errors_come_before_any_image_work() {
     let t = Imgseal::new();
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "name = \"x\"\n[cloud_init]\ndatasources = \"NoCloud\"\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name = \"x\"\n[cloud_init]\ndatasources = \"NoCloud\"\n",
+    )
+    .unwrap();
     let img = fixture("debian12.qcow2");
-    let out = t.run(&["-q", "check", "--profile", bad.to_str().unwrap(), img.to_str().unwrap()]);
+    let out = t.run(&[
+        "-q",
+        "check",
+        "--profile",
+        bad.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains(&format!("{}:3:15", bad.display())), "{err}");
@@ -141,8 +274,21 @@ fn rules_lists_the_registry() {
     let out = t.run(&["rules", "--json"]);
     assert!(out.status.success());
     let j = json(&out);
-    let ids: Vec<&str> = j.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
-    for want in ["repos", "firewall-ufw", "mtu-static", "cloud-init-datasources", "traces-shell-history", "kernel-default", "fstab-device-names"] {
+    let ids: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    for want in [
+        "repos",
+        "firewall-ufw",
+        "mtu-static",
+        "cloud-init-datasources",
+        "traces-shell-history",
+        "kernel-default",
+        "fstab-device-names",
+    ] {
         assert!(ids.contains(&want), "{want} missing from imgseal rules");
     }
 }

@@ -707,6 +707,19 @@ impl Handle {
             .map(drop)
     }
 
+    /// Writes `SUM  ./path` lines for every regular file under `dir` to a host file.
+    pub fn checksums_out(&self, csumtype: &str, dir: &str, host_file: &str) -> Result<()> {
+        let c = to_cstring("checksums_out", csumtype)?;
+        let d = to_cstring("checksums_out", dir)?;
+        let f = to_cstring("checksums_out", host_file)?;
+        check_int!(
+            self,
+            "checksums_out",
+            sys::guestfs_checksums_out(self.g, c.as_ptr(), d.as_ptr(), f.as_ptr())
+        )
+        .map(drop)
+    }
+
     /// Raw `blkid` key/value pairs for a device.
     pub fn blkid(&self, dev: &str) -> Result<Vec<(String, String)>> {
         self.path_list("blkid", dev, sys::guestfs_blkid).map(pairs)

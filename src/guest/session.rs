@@ -1,7 +1,7 @@
 //! One appliance per image: launch (KVM, else TCG), inspection, mounting, and the
 //! [`GuestFs`] implementation over the appliance.
 
-use super::fs::{CmdOut, GuestFs, Kind, Meta};
+use super::fs::{CmdOut, GuestFs, Kind, Meta, join};
 use crate::facts::{OsInfo, initsys};
 use crate::ffi::guestfs::{DriveOpts, Handle, InspectField};
 use crate::ui::Reporter;
@@ -440,7 +440,7 @@ impl GuestFs for Guest<'_> {
         if !self.is_dir(dir)? {
             return Ok(vec![]);
         }
-        let mut v = self.h.find(dir)?;
+        let mut v: Vec<String> = self.h.find(dir)?.into_iter().map(|n| n.trim_start_matches('/').to_string()).collect();
         v.sort();
         Ok(v)
     }
@@ -449,17 +449,26 @@ impl GuestFs for Guest<'_> {
         Ok(Some(self.h.statvfs_avail(path)?))
     }
 
+    /// `names` may be relative paths below `dir` (a walk's): lstatnslist takes plain names
+    /// of one directory, so they are grouped by their parent, in bounded batches.
     fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
-        let mut out = Vec::with_capacity(names.len());
-        // Bounded batches keep each reply under the protocol's message size.
-        for chunk in names.chunks(500) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            out.extend(
-                self.h
-                    .lstat_list(dir, &refs)?
-                    .into_iter()
-                    .map(|s| s.map(meta_from)),
-            );
+        let mut out: Vec<Option<Meta>> = vec![None; names.len()];
+        let mut groups: std::collections::BTreeMap<String, Vec<(usize, &str)>> = Default::default();
+        for (i, n) in names.iter().enumerate() {
+            let n = n.trim_start_matches('/');
+            let (sub, base) = match n.rsplit_once('/') {
+                Some((s, b)) => (join(dir, s), b),
+                None => (dir.to_string(), n),
+            };
+            groups.entry(sub).or_default().push((i, base));
+        }
+        for (sub, items) in groups {
+            for chunk in items.chunks(500) {
+                let refs: Vec<&str> = chunk.iter().map(|(_, b)| *b).collect();
+                for ((i, _), s) in chunk.iter().zip(self.h.lstat_list(&sub, &refs)?) {
+                    out[*i] = s.map(meta_from);
+                }
+            }
         }
         Ok(out)
     }
