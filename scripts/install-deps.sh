@@ -41,7 +41,11 @@ fi
 # --- apt sources --------------------------------------------------------------------------
 snapshot=${IMGSEAL_APT_SNAPSHOT:-}
 if [ -n "$snapshot" ]; then
-  if curl -fsS -m 15 -o /dev/null "http://snapshot.debian.org/archive/debian/$snapshot/dists/bookworm/InRelease"; then
+  # apt's own downloader: a fresh Debian image has no curl yet.
+  probe=$(mktemp)
+  if /usr/lib/apt/apt-helper -o Acquire::http::Timeout=15 -o Acquire::Retries=0 download-file \
+       "http://snapshot.debian.org/archive/debian/$snapshot/dists/bookworm/InRelease" "$probe" >/dev/null 2>&1; then
+    rm -f "$probe"
     log "using the Debian archive as of $snapshot (snapshot.debian.org)"
     $sudo rm -f /etc/apt/sources.list.d/debian.sources
     cat <<EOF | $sudo tee /etc/apt/sources.list >/dev/null
@@ -51,11 +55,19 @@ deb [check-valid-until=no] http://snapshot.debian.org/archive/debian-security/$s
 deb [check-valid-until=no] http://snapshot.debian.org/archive/debian/$snapshot bookworm-backports main
 EOF
   else
+    rm -f "$probe"
     log "WARNING: snapshot.debian.org is unreachable; installing from the live archive instead of the $snapshot snapshot (not reproducible)"
   fi
 fi
 # qemu-utils on these hosts comes from bookworm-backports (10.x); qemu-system-x86 must come from
-# the same suite, or apt refuses the pair.
+# the same suite, or apt refuses the pair. Pin only qemu (and the seabios it needs) to
+# backports: `apt-get -t bookworm-backports` would take every new dependency from there too
+# (libelf1 0.192), which then conflicts with bookworm's libdw1 (rpm) on a fresh system.
+cat <<EOF | $sudo tee /etc/apt/preferences.d/imgseal-qemu >/dev/null
+Package: src:qemu src:seabios
+Pin: release n=bookworm-backports
+Pin-Priority: 990
+EOF
 if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
   echo "deb http://deb.debian.org/debian bookworm-backports main" |
     $sudo tee /etc/apt/sources.list.d/imgseal-bookworm-backports.list >/dev/null
@@ -75,7 +87,7 @@ bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq
-  python3 hyperfine
+  python3 hyperfine time
 )
 pkgs=("${runtime_pkgs[@]}")
 [ "$runtime" -eq 1 ] || pkgs+=("${build_pkgs[@]}")
@@ -87,8 +99,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends -t bookworm-backports "${bpo_pkgs[@]}" >/dev/null
-  $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  $sudo apt-get install -y -qq --no-install-recommends "${pkgs[@]}" "${bpo_pkgs[@]}" >/dev/null
 fi
 
 # supermin reads the host kernel; Debian ships it 0600, which breaks non-root appliance builds.
@@ -103,16 +114,20 @@ ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boo
 rust_ok() { command -v cargo >/dev/null 2>&1 && [ "$(rustc --version | awk '{split($2,v,"."); print (v[1]*1000+v[2] >= 1088)}')" = 1 ]; }
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 if ! rust_ok; then
-  log "installing Rust (Debian's cargo-web/rustc-web)"
-  $sudo apt-get install -y -qq --no-install-recommends -t bookworm-security cargo-web rustc-web >/dev/null 2>&1 || true
+  log "installing Rust (Debian's cargo-web/rustc-web/rustfmt-web)"
+  $sudo apt-get install -y -qq --no-install-recommends -t bookworm-security cargo-web rustc-web rustfmt-web >/dev/null 2>&1 || true
 fi
 if ! rust_ok; then
   log "installing Rust with rustup-init from static.rust-lang.org"
   curl -fsSL -o /tmp/rustup-init https://static.rust-lang.org/rustup/dist/x86_64-unknown-linux-gnu/rustup-init
-  chmod +x /tmp/rustup-init && /tmp/rustup-init -y --profile minimal >/dev/null && rm -f /tmp/rustup-init
+  chmod +x /tmp/rustup-init && /tmp/rustup-init -y --profile minimal -c rustfmt >/dev/null && rm -f /tmp/rustup-init
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 rust_ok || { echo "install-deps.sh: no Rust >= 1.88 could be installed" >&2; exit 1; }
+if ! cargo fmt --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then rustup component add rustfmt >/dev/null; else
+    $sudo apt-get install -y -qq --no-install-recommends -t bookworm-security rustfmt-web >/dev/null 2>&1 || true; fi
+fi
 log "$(cargo --version)"
 
 if [ "$doctor" -eq 1 ]; then
