@@ -43,6 +43,10 @@ pub enum Command {
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
+    /// Print an image's content digest: the SHA-256 of its guest-visible bytes, the same for
+    /// every container format (compare an image after a cloud converted it); or with --file,
+    /// the SHA-256 of the file's bytes.
+    Digest(DigestArgs),
     /// List every check and operation with its rule, default state and summary.
     Rules(RulesArgs),
     /// Check that this host can run conversions (qemu tools, appliance launch, temp space).
@@ -146,6 +150,21 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// The image (or any file, with --file).
+    #[arg(value_name = "PATH")]
+    pub path: std::path::PathBuf,
+
+    /// Hash the file's bytes (like sha256sum) instead of the disk content.
+    #[arg(long)]
+    pub file: bool,
+
+    /// The image's container format; detected once by qemu-img when not given.
+    #[arg(long, value_name = "FMT", conflicts_with = "file")]
+    pub format: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -404,8 +404,15 @@ pub fn render(outcome: &Outcome, color: bool) -> String {
         let mut s = String::new();
         for r in ops {
             // A plan lists its changes; the notes speak of work done.
-            let notes = if r.status == "planned" { String::new() } else { r.notes.join("; ") };
-            s.push_str(&format!("  {:<22} {:<6} {:<9} {notes}\n", r.id, r.rule, r.status));
+            let notes = if r.status == "planned" {
+                String::new()
+            } else {
+                r.notes.join("; ")
+            };
+            s.push_str(&format!(
+                "  {:<22} {:<6} {:<9} {notes}\n",
+                r.id, r.rule, r.status
+            ));
             if r.status == "planned" {
                 for c in &r.changes {
                     s.push_str(&format!(

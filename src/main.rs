@@ -120,6 +120,21 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             }
             Ok(if v.ok { exit::OK } else { exit::NONCOMPLIANT })
         }
+        Command::Digest(a) => {
+            let d = if a.file {
+                imgseal::seal::hash_file(&a.path, false, rep)?.0
+            } else {
+                let input = image::Input::parse(&a.path.to_string_lossy())?;
+                let probe = image::probe::probe(&input, a.format.as_deref(), false)?;
+                let work = image::Workdir::new()?;
+                let d = imgseal::seal::content_digest(&a.path, &probe.format, work.path(), rep)?;
+                work.close()?;
+                d
+            };
+            rep.finish();
+            println!("{d}  {}", a.path.display());
+            Ok(exit::OK)
+        }
         Command::Rules(a) => {
             let list = rules::list();
             if a.json {

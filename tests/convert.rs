@@ -22,22 +22,43 @@ fn convert(name: &str, extra: &[&str]) -> Converted {
     let output = dir.path().join(format!("{name}-sealed.qcow2"));
     let t = Imgseal::new();
     let vendor = vendor_dir();
-    let mut args = vec!["-q", "convert", "--json", "--vendor-dir", vendor.to_str().unwrap()];
+    let mut args = vec![
+        "-q",
+        "convert",
+        "--json",
+        "--vendor-dir",
+        vendor.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     args.extend(["-o", output.to_str().unwrap(), input.to_str().unwrap()]);
     let out = t.run(&args);
-    assert_eq!(out.status.code(), Some(0), "{name}: convert failed:\n{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{name}: convert failed:\n{}",
+        stderr(&out)
+    );
     assert_eq!(sha256_file(&input), before, "{name}: the input changed");
     assert!(t.leftovers().is_empty(), "{name}: left {:?}", t.leftovers());
     assert!(!Path::new(&format!("{}.partial", output.display())).exists());
-    Converted { input, output, json: json(&out), _dir: dir }
+    Converted {
+        input,
+        output,
+        json: json(&out),
+        _dir: dir,
+    }
 }
 
 /// The datasource list in effect, read the plain way: the last of cloud.cfg and
 /// cloud.cfg.d/*.cfg (lexical order) with a flow-form `datasource_list:` line.
 fn datasources(h: &Handle) -> Option<Vec<String>> {
     let mut files = vec!["/etc/cloud/cloud.cfg".to_string()];
-    let mut d: Vec<String> = h.ls("/etc/cloud/cloud.cfg.d").unwrap_or_default().into_iter().filter(|n| n.ends_with(".cfg")).collect();
+    let mut d: Vec<String> = h
+        .ls("/etc/cloud/cloud.cfg.d")
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.ends_with(".cfg"))
+        .collect();
     d.sort();
     files.extend(d.into_iter().map(|n| format!("/etc/cloud/cloud.cfg.d/{n}")));
     let mut found = None;
@@ -46,7 +67,12 @@ fn datasources(h: &Handle) -> Option<Vec<String>> {
             for l in t.lines() {
                 if let Some(v) = l.strip_prefix("datasource_list:") {
                     let v = v.trim().trim_start_matches('[').trim_end_matches(']');
-                    found = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+                    found = Some(
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    );
                 }
             }
         }
@@ -56,12 +82,21 @@ fn datasources(h: &Handle) -> Option<Vec<String>> {
 
 fn installed_cloud_init(h: &Handle, rpm: bool) -> String {
     if rpm {
-        return h.command(&["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "cloud-init"]).unwrap();
+        return h
+            .command(&["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}", "cloud-init"])
+            .unwrap();
     }
     let status = guest_read(h, "/var/lib/dpkg/status").unwrap();
-    let stanza = status.split("\n\n").find(|s| s.lines().any(|l| l == "Package: cloud-init")).expect("cloud-init in dpkg status");
+    let stanza = status
+        .split("\n\n")
+        .find(|s| s.lines().any(|l| l == "Package: cloud-init"))
+        .expect("cloud-init in dpkg status");
     assert!(stanza.contains("Status: install ok installed"), "{stanza}");
-    stanza.lines().find_map(|l| l.strip_prefix("Version: ")).unwrap().to_string()
+    stanza
+        .lines()
+        .find_map(|l| l.strip_prefix("Version: "))
+        .unwrap()
+        .to_string()
 }
 
 /// Lines that set an MTU and are not comments.
@@ -85,9 +120,21 @@ fn assert_output(name: &str, c: &Converted, firewall_off: impl Fn(&Handle)) {
     h.umount_all().unwrap();
 
     h.mount("/dev/sdb1", "/").unwrap();
-    assert_eq!(guest_read(h, "/etc/passwd").unwrap(), passwd, "{name}: /etc/passwd changed");
-    assert_eq!(guest_read(h, "/etc/shadow").unwrap(), shadow, "{name}: /etc/shadow changed");
-    assert_eq!(installed_cloud_init(h, rpm), meta["vendor_version"].as_str().unwrap(), "{name}: vendor cloud-init");
+    assert_eq!(
+        guest_read(h, "/etc/passwd").unwrap(),
+        passwd,
+        "{name}: /etc/passwd changed"
+    );
+    assert_eq!(
+        guest_read(h, "/etc/shadow").unwrap(),
+        shadow,
+        "{name}: /etc/shadow changed"
+    );
+    assert_eq!(
+        installed_cloud_init(h, rpm),
+        meta["vendor_version"].as_str().unwrap(),
+        "{name}: vendor cloud-init"
+    );
     assert_eq!(
         datasources(h).unwrap_or_default(),
         vec!["NoCloud", "ConfigDrive", "OpenStack", "None"],
@@ -97,29 +144,56 @@ fn assert_output(name: &str, c: &Converted, firewall_off: impl Fn(&Handle)) {
     for f in meta["mtu_files"].as_array().unwrap() {
         let f = f.as_str().unwrap();
         let t = guest_read(h, f).unwrap_or_default();
-        assert!(active_mtu_lines(&t).is_empty(), "{name}: {f} still sets an MTU:\n{t}");
+        assert!(
+            active_mtu_lines(&t).is_empty(),
+            "{name}: {f} still sets an MTU:\n{t}"
+        );
     }
     for t in meta["traces"].as_array().unwrap() {
         let t = t.as_str().unwrap();
         // Gone, or (mailboxes, whose owner and mode the MTA expects) an empty regular file.
         if let Ok(st) = h.lstat(t) {
-            assert!(st.mode & libc::S_IFMT == libc::S_IFREG && st.size == 0, "{name}: planted trace {t} is still there");
+            assert!(
+                st.mode & libc::S_IFMT == libc::S_IFREG && st.size == 0,
+                "{name}: planted trace {t} is still there"
+            );
         }
     }
-    assert_eq!(guest_read(h, "/etc/machine-id").unwrap_or_default(), "", "{name}: machine-id not emptied");
+    assert_eq!(
+        guest_read(h, "/etc/machine-id").unwrap_or_default(),
+        "",
+        "{name}: machine-id not emptied"
+    );
     let wtmp = h.lstat("/var/log/wtmp").unwrap();
     assert_eq!(wtmp.size, 0, "{name}: wtmp kept but emptied");
-    assert!(h.ls("/var/lib/cloud").unwrap().is_empty(), "{name}: /var/lib/cloud emptied");
-    assert!(!h.exists("/var/lib/imgseal-vendor").unwrap(), "{name}: staged package removed");
-    assert!(!h.exists("/usr/sbin/policy-rc.d").unwrap(), "{name}: policy-rc.d removed");
+    assert!(
+        h.ls("/var/lib/cloud").unwrap().is_empty(),
+        "{name}: /var/lib/cloud emptied"
+    );
+    assert!(
+        !h.exists("/var/lib/imgseal-vendor").unwrap(),
+        "{name}: staged package removed"
+    );
+    assert!(
+        !h.exists("/usr/sbin/policy-rc.d").unwrap(),
+        "{name}: policy-rc.d removed"
+    );
     h.umount_all().unwrap();
     for (dev, t) in h.list_filesystems().unwrap() {
         if dev.starts_with("/dev/sdb") && t.starts_with("ext") {
-            assert_eq!(h.fsck(&t, &dev).unwrap(), 0, "{name}: {dev} does not fsck clean");
+            assert_eq!(
+                h.fsck(&t, &dev).unwrap(),
+                0,
+                "{name}: {dev} does not fsck clean"
+            );
         }
         if dev.starts_with("/dev/sdb") && t == "swap" {
             let uuid_in = h.vfs_uuid(&dev.replace("sdb", "sda")).unwrap();
-            assert_eq!(h.vfs_uuid(&dev).unwrap(), uuid_in, "{name}: swap keeps its UUID");
+            assert_eq!(
+                h.vfs_uuid(&dev).unwrap(),
+                uuid_in,
+                "{name}: swap keeps its UUID"
+            );
         }
     }
     app.shutdown().unwrap();
@@ -128,18 +202,40 @@ fn assert_output(name: &str, c: &Converted, firewall_off: impl Fn(&Handle)) {
 fn assert_report(name: &str, c: &Converted, failing_before: &[&str]) {
     let j = &c.json;
     assert_eq!(j["schema"], 1);
-    let before: Vec<&str> = j["before"]["failing_rules"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    let before: Vec<&str> = j["before"]["failing_rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
     assert_eq!(before, failing_before, "{name}: rules failing before");
     assert_eq!(j["after"]["compliant"], true, "{name}: after");
-    let ids: Vec<&str> = j["operations"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, vec!["cloud-init-swap", "cloud-init-datasources", "firewall-disable", "mtu", "trace-cleanup"]);
+    let ids: Vec<&str> = j["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            "cloud-init-swap",
+            "cloud-init-datasources",
+            "firewall-disable",
+            "mtu",
+            "trace-cleanup"
+        ]
+    );
     assert_eq!(j["output"]["path"], c.output.to_str().unwrap());
 }
 
 fn ufw_off(h: &Handle) {
     let conf = guest_read(h, "/etc/ufw/ufw.conf").unwrap();
     assert!(conf.lines().any(|l| l == "ENABLED=no"), "{conf}");
-    assert!(h.exists("/usr/sbin/ufw").unwrap() || h.exists("/sbin/ufw").unwrap(), "ufw stays installed");
+    assert!(
+        h.exists("/usr/sbin/ufw").unwrap() || h.exists("/sbin/ufw").unwrap(),
+        "ufw stays installed"
+    );
 }
 
 #[test]
@@ -153,15 +249,38 @@ fn debian12_is_converted_and_reads_back_clean() {
 fn centos7_is_converted_and_a_second_convert_changes_nothing() {
     let c = convert("centos7", &[]);
     assert_report("centos7", &c, &["R2", "R3", "R4", "R8"]);
-    let fin: Vec<&str> = c.json["finalize"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(fin.iter().any(|n| n.contains("/.autorelabel")), "SELinux guest flagged for relabel: {fin:?}");
+    let fin: Vec<&str> = c.json["finalize"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        fin.iter().any(|n| n.contains("/.autorelabel")),
+        "SELinux guest flagged for relabel: {fin:?}"
+    );
     assert_output("centos7", &c, |h| {
-        assert!(!h.exists("/etc/systemd/system/multi-user.target.wants/firewalld.service").unwrap());
-        assert!(h.lstat("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service").is_err());
-        assert!(h.exists("/usr/lib/systemd/system/firewalld.service").unwrap(), "firewalld stays installed");
+        assert!(
+            !h.exists("/etc/systemd/system/multi-user.target.wants/firewalld.service")
+                .unwrap()
+        );
+        assert!(
+            h.lstat("/etc/systemd/system/dbus-org.fedoraproject.FirewallD1.service")
+                .is_err()
+        );
+        assert!(
+            h.exists("/usr/lib/systemd/system/firewalld.service")
+                .unwrap(),
+            "firewalld stays installed"
+        );
         assert!(h.exists("/.autorelabel").unwrap());
         let ifcfg = guest_read(h, "/etc/sysconfig/network-scripts/ifcfg-eth0").unwrap();
-        assert!(!ifcfg.lines().any(|l| l.starts_with("HWADDR=") || l.starts_with("UUID=")), "{ifcfg}");
+        assert!(
+            !ifcfg
+                .lines()
+                .any(|l| l.starts_with("HWADDR=") || l.starts_with("UUID=")),
+            "{ifcfg}"
+        );
         assert!(ifcfg.contains("BOOTPROTO=\"dhcp\""), "{ifcfg}");
     });
 
@@ -170,8 +289,14 @@ fn centos7_is_converted_and_a_second_convert_changes_nothing() {
     let again = dir.path().join("again.qcow2");
     let t = Imgseal::new();
     let out = t.run(&[
-        "-q", "convert", "--json", "--vendor-dir", vendor_dir().to_str().unwrap(),
-        "-o", again.to_str().unwrap(), c.output.to_str().unwrap(),
+        "-q",
+        "convert",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+        c.output.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let j = json(&out);
@@ -185,7 +310,11 @@ fn centos7_is_converted_and_a_second_convert_changes_nothing() {
         assert!(op["changes"].as_array().unwrap().is_empty(), "{op}");
     }
     assert!(
-        !j["finalize"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("autorelabel")),
+        !j["finalize"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("autorelabel")),
         "no relabel when nothing changed"
     );
 }
@@ -197,10 +326,21 @@ fn centos6_is_converted_and_reads_back_clean() {
     assert_output("centos6", &c, |h| {
         for rl in 2..=5 {
             let links = h.ls(&format!("/etc/rc.d/rc{rl}.d")).unwrap();
-            assert!(!links.iter().any(|l| l.starts_with('S') && l.ends_with("iptables")), "rc{rl}.d: {links:?}");
-            assert!(links.contains(&"K92iptables".to_string()), "rc{rl}.d: {links:?}");
+            assert!(
+                !links
+                    .iter()
+                    .any(|l| l.starts_with('S') && l.ends_with("iptables")),
+                "rc{rl}.d: {links:?}"
+            );
+            assert!(
+                links.contains(&"K92iptables".to_string()),
+                "rc{rl}.d: {links:?}"
+            );
         }
-        assert!(h.exists("/etc/rc.d/init.d/iptables").unwrap(), "the init script stays");
+        assert!(
+            h.exists("/etc/rc.d/init.d/iptables").unwrap(),
+            "the init script stays"
+        );
     });
 }
 
@@ -209,14 +349,28 @@ fn ubuntu1604_dry_run_writes_nothing_then_converts() {
     let input = fixture("ubuntu1604.qcow2");
     let before = sha256_file(&input);
     let t = Imgseal::new();
-    let out = t.run(&["-q", "convert", "--dry-run", "--json", "--vendor-dir", vendor_dir().to_str().unwrap(), input.to_str().unwrap()]);
+    let out = t.run(&[
+        "-q",
+        "convert",
+        "--dry-run",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = json(&out);
     assert_eq!(plan["dry_run"], true);
     let ops = plan["operations"].as_array().unwrap();
     assert!(ops.iter().all(|o| o["status"] == "planned"));
     let swap = &ops[0]["changes"];
-    assert!(swap.as_array().unwrap().iter().any(|c| c["action"] == "run" && c["target"] == "dpkg --purge cloud-init"), "{swap}");
+    assert!(
+        swap.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["action"] == "run" && c["target"] == "dpkg --purge cloud-init"),
+        "{swap}"
+    );
     let mtu = ops.iter().find(|o| o["id"] == "mtu").unwrap();
     assert_eq!(mtu["changes"][0]["target"], "/etc/network/interfaces");
     assert_eq!(sha256_file(&input), before);
@@ -240,11 +394,24 @@ fn symlinked_traces_leave_etc_intact() {
     let after = guest_sums(h, "/etc");
     // What the conversion itself is meant to change under /etc.
     let expected = |p: &str| {
-        ["/cloud", "/cloud.real/", "/ssh/ssh_host_", "/ufw/ufw.conf", "/network/interfaces.d/eth0", "/machine-id",
-         "/passwd-", "/shadow-", "/group-", "/gshadow-", "/udev/rules.d/70-persistent-net.rules", "/systemd/system/",
-         "/ld.so.cache", "/.pwd.lock"]
-            .iter()
-            .any(|x| p.starts_with(x))
+        [
+            "/cloud",
+            "/cloud.real/",
+            "/ssh/ssh_host_",
+            "/ufw/ufw.conf",
+            "/network/interfaces.d/eth0",
+            "/machine-id",
+            "/passwd-",
+            "/shadow-",
+            "/group-",
+            "/gshadow-",
+            "/udev/rules.d/70-persistent-net.rules",
+            "/systemd/system/",
+            "/ld.so.cache",
+            "/.pwd.lock",
+        ]
+        .iter()
+        .any(|x| p.starts_with(x))
     };
     let mut damaged = vec![];
     for (p, sum) in &before {
@@ -255,8 +422,15 @@ fn symlinked_traces_leave_etc_intact() {
             damaged.push(p.clone());
         }
     }
-    assert!(damaged.is_empty(), "files under /etc changed or vanished: {damaged:?}");
-    assert!(before.len() > 100, "the /etc inventory is real ({} files)", before.len());
+    assert!(
+        damaged.is_empty(),
+        "files under /etc changed or vanished: {damaged:?}"
+    );
+    assert!(
+        before.len() > 100,
+        "the /etc inventory is real ({} files)",
+        before.len()
+    );
     for (link, target) in links.as_object().unwrap() {
         // Each link lost the link only; the target (a file or a whole tree in /etc or /) stays.
         if link == "/etc/cloud" {
@@ -266,7 +440,11 @@ fn symlinked_traces_leave_etc_intact() {
         assert!(h.exists(t).unwrap(), "{t} (target of {link}) is gone");
         match h.lstat(link) {
             Err(_) => {}
-            Ok(s) => assert_eq!(s.mode & libc::S_IFMT, libc::S_IFDIR, "{link} is still a link"),
+            Ok(s) => assert_eq!(
+                s.mode & libc::S_IFMT,
+                libc::S_IFDIR,
+                "{link} is still a link"
+            ),
         }
     }
     // Sums are keyed relative to /etc.
@@ -274,6 +452,9 @@ fn symlinked_traces_leave_etc_intact() {
         assert_eq!(after.get(f), before.get(f), "/etc{f} changed or missing");
         assert!(after.contains_key(f), "/etc{f} missing");
     }
-    assert!(h.exists("/root/file with spaces.txt").unwrap(), "ordinary files with odd names stay");
+    assert!(
+        h.exists("/root/file with spaces.txt").unwrap(),
+        "ordinary files with odd names stay"
+    );
     app.shutdown().unwrap();
 }

@@ -440,7 +440,12 @@ impl GuestFs for Guest<'_> {
         if !self.is_dir(dir)? {
             return Ok(vec![]);
         }
-        let mut v: Vec<String> = self.h.find(dir)?.into_iter().map(|n| n.trim_start_matches('/').to_string()).collect();
+        let mut v: Vec<String> = self
+            .h
+            .find(dir)?
+            .into_iter()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect();
         v.sort();
         Ok(v)
     }

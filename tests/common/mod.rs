@@ -141,7 +141,10 @@ pub fn pids_with(needle: &str) -> Vec<u32> {
 pub fn open_images(images: &[(&Path, &str)]) -> imgseal::guest::session::Appliance {
     use imgseal::guest::session::{Appliance, Drive, LaunchOpts};
     // SAFETY of the environment: tests run imgseal's library in-process; TCG as in CI.
-    let drives: Vec<Drive> = images.iter().map(|(p, f)| Drive::file(p, f, true)).collect();
+    let drives: Vec<Drive> = images
+        .iter()
+        .map(|(p, f)| Drive::file(p, f, true))
+        .collect();
     let rep = imgseal::ui::Recorder::default();
     Appliance::launch(&drives, &LaunchOpts::default(), &rep).expect("launching a test appliance")
 }
@@ -151,16 +154,25 @@ pub fn guest_read(h: &imgseal::ffi::guestfs::Handle, path: &str) -> Option<Strin
     if !h.exists(path).unwrap() {
         return None;
     }
-    h.read_file(path).ok().map(|b| String::from_utf8_lossy(&b).into_owned())
+    h.read_file(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// `path  sha256` of every regular file under `dir` (one call), as a map.
-pub fn guest_sums(h: &imgseal::ffi::guestfs::Handle, dir: &str) -> std::collections::BTreeMap<String, String> {
+pub fn guest_sums(
+    h: &imgseal::ffi::guestfs::Handle,
+    dir: &str,
+) -> std::collections::BTreeMap<String, String> {
     let f = tempfile::NamedTempFile::new().unwrap();
-    h.checksums_out("sha256", dir, f.path().to_str().unwrap()).unwrap();
+    h.checksums_out("sha256", dir, f.path().to_str().unwrap())
+        .unwrap();
     std::fs::read_to_string(f.path())
         .unwrap()
         .lines()
-        .filter_map(|l| l.split_once("  ").map(|(s, p)| (p.trim_start_matches('.').to_string(), s.to_string())))
+        .filter_map(|l| {
+            l.split_once("  ")
+                .map(|(s, p)| (p.trim_start_matches('.').to_string(), s.to_string()))
+        })
         .collect()
 }
