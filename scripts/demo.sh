@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets a fresh Debian 12 host up and runs imgseal's main job on the built-in demo image
-# (the Debian 12 fixture built by scripts/make-test-images.sh).
+# Sets a fresh Debian 12 host up and runs imgseal's main job on the built-in demo image:
+# the Debian 12 fixture built by scripts/make-test-images.sh is checked, converted with the
+# test vendor packages built beside it, and the sealed output verified.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
@@ -8,5 +9,11 @@ scripts/install-deps.sh
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 scripts/make-test-images.sh
 demo=target/fixtures/debian12.qcow2
-echo "demo.sh: imgseal inspect $demo"
-./target/debug/imgseal inspect "$demo"
+out=target/demo/debian12-sealed.qcow2
+mkdir -p target/demo
+echo "demo.sh: imgseal check $demo"
+./target/debug/imgseal check --vendor-dir target/fixtures/vendor "$demo" || true
+echo "demo.sh: imgseal convert $demo -o $out"
+./target/debug/imgseal convert --force --vendor-dir target/fixtures/vendor "$demo" -o "$out"
+echo "demo.sh: imgseal verify $out"
+./target/debug/imgseal verify "$out"

@@ -257,7 +257,7 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
     } else {
         OutFormat::Qcow2
     });
-    let need = measure(&attached.overlay, fmt)?;
+    let need = measure(&attached.overlay)?;
     seal::check_space(
         partial
             .partial()
@@ -371,26 +371,16 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
     Ok(Outcome::Converted(Box::new(m)))
 }
 
-/// Bytes the output will need (`qemu-img measure`), with a margin.
-fn measure(overlay: &std::path::Path, fmt: OutFormat) -> Result<u64> {
+/// Bytes the output will need, with a margin: `qemu-img measure` as qcow2 (the allocated
+/// data plus metadata), which also bounds the sparse raw, vmdk and vhd outputs; qemu-img
+/// cannot measure vmdk or vpc directly.
+fn measure(overlay: &std::path::Path) -> Result<u64> {
     #[derive(serde::Deserialize)]
-    #[serde(rename_all = "kebab-case")]
     struct M {
         required: u64,
     }
     let out = crate::cmd::Cmd::new("qemu-img")
-        .args([
-            "measure",
-            "--output=json",
-            "-f",
-            "qcow2",
-            "-O",
-            if fmt == OutFormat::Vhd {
-                "raw"
-            } else {
-                fmt.qemu()
-            },
-        ])
+        .args(["measure", "--output=json", "-f", "qcow2", "-O", "qcow2"])
         .arg(overlay)
         .stdout()
         .context("measuring the output size")?;

@@ -315,6 +315,53 @@ mod tests {
     }
 
     #[test]
+    fn the_committed_manifest_names_the_rules_packages() {
+        let v = Vendor::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/vendor-packages"
+        )))
+        .unwrap();
+        let files: Vec<&str> = v
+            .manifest
+            .packages
+            .iter()
+            .map(|p| p.file.as_str())
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                "cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm",
+                "cloud-init-0.7.5-20.el6.2.x86_64.rpm",
+                "cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb",
+                "CloudbaseInitSetup_0_9_11_x64.msi",
+            ]
+        );
+        for p in &v.manifest.packages {
+            assert_eq!(
+                p.url,
+                format!("http://storage.jd.com/product-design/{}", p.file)
+            );
+        }
+        assert_eq!(
+            v.find("cloud-init", &OsInfo::linux("centos", 7, 9))
+                .unwrap()
+                .expected_version()
+                .as_deref(),
+            Some("0.7.5-20.el7.centos.1")
+        );
+        assert_eq!(
+            v.find("cloud-init", &OsInfo::linux("ubuntu", 16, 4))
+                .unwrap()
+                .kind(),
+            "deb"
+        );
+        assert!(
+            v.find("cloud-init", &OsInfo::linux("debian", 12, 4))
+                .is_none()
+        );
+    }
+
+    #[test]
     fn bad_manifests() {
         let d = tempfile::tempdir().unwrap();
         let e = Vendor::load(d.path()).unwrap_err().to_string();

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Benchmarks: every goal is a ratio against a baseline measured in the same run.
+#
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch]    (default: all)
+#
+#   convert  imgseal convert of the Debian fixture vs the guestfs-tools chain a user writes
+#            today (virt-customize for the package swap, firewall and MTU edits + virt-sysprep
+#            + virt-sparsify + sha256sum); goal imgseal <= 0.33x the chain's time
+#   hash     SHA-256 of a 2 GiB file: imgseal vs sha256sum; goal >= 1.5x throughput
+#   digest   content digest over NBD vs qemu-img convert to raw + sha256sum; goal >= 1.0x
+#   size     imgseal's output vs virt-sparsify --convert qcow2 of the same converted guest;
+#            goal <= 1.0x
+#   rss      peak RSS of imgseal during convert of the fixture and of a 64 GiB-virtual copy;
+#            goal <= 64 MiB
+#   batch    images per hour for 4 copies of the Debian fixture: imgseal batch vs imgseal
+#            convert one after another vs the guestfs-tools chain per image; goal >= 4x the chain
+#
+# Runs the release build under TCG (IMGSEAL_ACCEL=tcg, LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+# for the guestfs tools) so both sides pay the same appliance cost. Results are printed and
+# appended as JSON lines to target/bench/results.jsonl.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+cd "$here"
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+what=("$@")
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch)
+want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
+
+scripts/make-test-images.sh >/dev/null
+cargo build --release --locked -q
+bin=$here/target/release/imgseal
+fx=$here/target/fixtures
+vendor=$fx/vendor
+export IMGSEAL_ACCEL=tcg LIBGUESTFS_BACKEND_SETTINGS=force_tcg IMGSEAL_NO_PROGRESS=1
+mkdir -p target/bench
+w=$(mktemp -d "${TMPDIR:-/tmp}/imgseal-bench.XXXXXX")
+trap 'rm -rf "$w"' EXIT
+results=target/bench/results.jsonl
+stamp=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+now() { date +%s.%N; }
+secs() { python3 -c "print(round($2 - $1, 2))"; }
+ratio() { python3 -c "print(round($1 / $2, 2))"; }
+record() { # record NAME JSON-FIELDS
+  echo "{\"when\":\"$stamp\",\"bench\":\"$1\",$2}" >>"$results"
+}
+
+vendor_deb=$(ls "$vendor"/cloud-init_*+jd1_all.deb)
+
+chain() { # chain IN OUT: the guestfs-tools conversion a user writes today
+  local in=$1 out=$2 work=$w/chain-work.qcow2
+  cp "$in" "$work"
+  virt-customize -q --no-network -a "$work" \
+    --upload "$vendor_deb:/tmp/vendor.deb" \
+    --run-command 'dpkg --purge cloud-init && rm -rf /var/lib/cloud/* && dpkg -i /tmp/vendor.deb && rm -f /tmp/vendor.deb' \
+    --run-command 'echo "cloud-init cloud-init/datasources multiselect NoCloud, ConfigDrive, OpenStack, None" | debconf-set-selections && dpkg-reconfigure -f noninteractive cloud-init' \
+    --write '/etc/cloud/cloud.cfg.d/99_datasources.cfg:datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]' \
+    --run-command 'sed -i "s/^ENABLED=yes/ENABLED=no/" /etc/ufw/ufw.conf' \
+    --run-command 'sed -i "/mtu/d" /etc/network/interfaces.d/eth0' >/dev/null
+  virt-sysprep -q -a "$work" >/dev/null
+  TMPDIR=$w virt-sparsify -q --convert qcow2 "$work" "$out" >/dev/null
+  sha256sum "$out" >"$out.sha256"
+  rm -f "$work"
+}
+
+if want convert; then
+  echo "== convert: imgseal vs virt-customize + virt-sysprep + virt-sparsify + sha256sum (Debian fixture)"
+  t0=$(now); "$bin" -q convert --vendor-dir "$vendor" "$fx/debian12.qcow2" -o "$w/imgseal.qcow2" >/dev/null; t1=$(now)
+  chain "$fx/debian12.qcow2" "$w/chain.qcow2"; t2=$(now)
+  a=$(secs "$t0" "$t1"); b=$(secs "$t1" "$t2"); r=$(ratio "$a" "$b")
+  echo "imgseal ${a} s, chain ${b} s, ratio ${r} (goal <= 0.33)"
+  record convert "\"imgseal_s\":$a,\"chain_s\":$b,\"ratio\":$r,\"goal\":\"<=0.33\""
+  rm -f "$w"/chain.qcow2*
+fi
+
+if want hash; then
+  echo "== hash: SHA-256 of a 2 GiB file, imgseal vs sha256sum (tmpfs, warm cache, best of 3)"
+  f=/dev/shm/imgseal-bench-2g
+  head -c 2G /dev/urandom >"$f"
+  best() { local b=999999 t s e; for _ in 1 2 3; do s=$(now); "$@" >/dev/null; e=$(now); t=$(secs "$s" "$e"); b=$(python3 -c "print(min($b,$t))"); done; echo "$b"; }
+  a=$(best sha256sum "$f"); b=$(best "$bin" -q digest --file "$f")
+  r=$(ratio "$a" "$b")
+  echo "sha256sum ${a} s, imgseal ${b} s: imgseal is ${r}x the throughput (goal >= 1.5)"
+  record hash "\"sha256sum_s\":$a,\"imgseal_s\":$b,\"ratio\":$r,\"goal\":\">=1.5\""
+  rm -f "$f"
+fi
+
+sealed() { # a sealed Debian image to measure with (converted once per run)
+  [ -f "$w/imgseal.qcow2" ] || "$bin" -q convert --vendor-dir "$vendor" "$fx/debian12.qcow2" -o "$w/imgseal.qcow2" >/dev/null
+  echo "$w/imgseal.qcow2"
+}
+
+if want digest; then
+  echo "== digest: content digest over NBD vs qemu-img convert -O raw + sha256sum"
+  img=$(sealed)
+  # qemu-img 10 refuses /dev/stdout as a target ("'file' driver requires a regular file"),
+  # so the baseline converts to a raw file on tmpfs and hashes it.
+  s=$(now); qemu-img convert -f qcow2 -O raw "$img" /dev/shm/imgseal-bench.raw; sha256sum /dev/shm/imgseal-bench.raw >/dev/null; e=$(now)
+  rm -f /dev/shm/imgseal-bench.raw
+  a=$(secs "$s" "$e")
+  s=$(now); "$bin" -q digest "$img" >/dev/null; e=$(now); b=$(secs "$s" "$e")
+  r=$(ratio "$a" "$b")
+  echo "qemu-img+sha256sum ${a} s, imgseal ${b} s: ${r}x (goal >= 1.0)"
+  record digest "\"baseline_s\":$a,\"imgseal_s\":$b,\"ratio\":$r,\"goal\":\">=1.0\""
+fi
+
+if want size; then
+  echo "== size: imgseal output vs virt-sparsify --convert qcow2 of the same converted guest"
+  img=$(sealed)
+  TMPDIR=$w virt-sparsify -q --convert qcow2 "$img" "$w/sparsified.qcow2" >/dev/null
+  a=$(stat -c %s "$img"); b=$(stat -c %s "$w/sparsified.qcow2"); r=$(ratio "$a" "$b")
+  echo "imgseal ${a} B, virt-sparsify ${b} B: ${r}x (goal <= 1.0)"
+  record size "\"imgseal_bytes\":$a,\"virt_sparsify_bytes\":$b,\"ratio\":$r,\"goal\":\"<=1.0\""
+  rm -f "$w/sparsified.qcow2"
+fi
+
+if want rss; then
+  echo "== rss: peak RSS of the imgseal process during convert"
+  rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+  a=$(rss "$bin" -q convert --vendor-dir "$vendor" "$fx/debian12.qcow2" -o "$w/rss.qcow2")
+  rm -f "$w"/rss.qcow2*
+  qemu-img convert -f qcow2 -O qcow2 "$fx/debian12.qcow2" "$w/big.qcow2"
+  qemu-img resize -q -f qcow2 "$w/big.qcow2" 64G
+  b=$(rss "$bin" -q convert --vendor-dir "$vendor" "$w/big.qcow2" -o "$w/rss-big.qcow2")
+  rm -f "$w"/big.qcow2 "$w"/rss-big.qcow2*
+  echo "fixture ${a} KiB, 64 GiB-virtual copy ${b} KiB (goal <= 65536 KiB each)"
+  record rss "\"fixture_kib\":$a,\"virtual_64g_kib\":$b,\"goal_kib\":65536"
+fi
+
+if want batch; then
+  echo "== batch: 4 copies of the Debian fixture, images per hour"
+  mkdir -p "$w/in" "$w/out-batch" "$w/out-serial" "$w/out-chain"
+  for i in 1 2 3 4; do cp "$fx/debian12.qcow2" "$w/in/debian-$i.qcow2"; done
+  s=$(now); "$bin" -q batch --vendor-dir "$vendor" --out-dir "$w/out-batch" "$w/in" >/dev/null; e=$(now); a=$(secs "$s" "$e")
+  s=$(now); for i in 1 2 3 4; do "$bin" -q convert --vendor-dir "$vendor" "$w/in/debian-$i.qcow2" -o "$w/out-serial/debian-$i.qcow2" >/dev/null; done; e=$(now); b=$(secs "$s" "$e")
+  s=$(now); for i in 1 2 3 4; do chain "$w/in/debian-$i.qcow2" "$w/out-chain/debian-$i.qcow2"; done; e=$(now); c=$(secs "$s" "$e")
+  ph() { python3 -c "print(round(4 * 3600 / $1, 1))"; }
+  r=$(ratio "$c" "$a")
+  echo "batch $(ph "$a")/h (${a} s), serial convert $(ph "$b")/h (${b} s), chain $(ph "$c")/h (${c} s); batch is ${r}x the chain (goal >= 4)"
+  record batch "\"batch_s\":$a,\"serial_s\":$b,\"chain_s\":$c,\"batch_vs_chain\":$r,\"goal\":\">=4\""
+fi
