@@ -116,7 +116,19 @@ fi
 
 if want rss; then
   echo "== rss: peak RSS of the imgseal process during convert"
-  rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+  # Peak RSS of imgseal's own process (VmHWM), sampled until it exits: /usr/bin/time would
+  # report the appliance's qemu too, a child libguestfs forks from imgseal.
+  rss() {
+    "$@" >/dev/null 2>&1 &
+    local pid=$! peak=0 v
+    while kill -0 "$pid" 2>/dev/null; do
+      v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+      [ -n "$v" ] && [ "$v" -gt "$peak" ] && peak=$v
+      sleep 0.1
+    done
+    wait "$pid"
+    echo "$peak"
+  }
   a=$(rss "$bin" -q convert --vendor-dir "$vendor" "$fx/debian12.qcow2" -o "$w/rss.qcow2")
   rm -f "$w"/rss.qcow2*
   qemu-img convert -f qcow2 -O qcow2 "$fx/debian12.qcow2" "$w/big.qcow2"

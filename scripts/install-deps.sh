@@ -86,7 +86,7 @@ bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk).
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
-  debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq
+  debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
   python3 hyperfine time
 )
 pkgs=("${runtime_pkgs[@]}")

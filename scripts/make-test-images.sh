@@ -389,6 +389,10 @@ mv "$r/etc/cloud" "$r/etc/cloud.real"; ln -s /etc/cloud.real "$r/etc/cloud"
 put "$r" "/root/file with spaces.txt" 'x'
 printf 'y' >"$r/tmp/name
 with newline"
+# Names that would do harm if ever pasted into a host shell.
+printf 'z' >"$r/tmp/\$(touch imgseal-pwned)"
+printf 'z' >"$r/tmp/;touch imgseal-pwned;"
+printf 'z' >"$r/root/.bash_history;touch imgseal-pwned"
 make_disk "$r" symlinks 0b6a6d4e-1111-4a6b-9c3e-0000000000f1 0b6a6d4e-2222-4a6b-9c3e-0000000000f1
 json symlinks 'distro="debian"' 'major=12' \
   'links={"/root/.bash_history":"/etc/passwd","/root/.python_history":"/etc/shadow","/var/log/syslog.1":"/etc/hostname","/root/.ssh":"/etc","/var/tmp":"/","/tmp/build-dir":"/etc","/etc/cloud":"/etc/cloud.real"}' \
@@ -490,6 +494,89 @@ r=$work/blank; mkdir -p "$r/lost+found"
 make_disk "$r" blank 0b6a6d4e-1111-4a6b-9c3e-0000000000b0 0b6a6d4e-2222-4a6b-9c3e-0000000000b0
 json blank 'distro=null'
 rm -rf "$r"
+
+# ---------------------------------------------------------------------------------------
+# 5. Small hostile disks for the hardening suite: tiny roots (inspection finds an OS) in
+#    small partitions, each built into its own file and placed with dd.
+tiny_root() { # tiny_root DIR DISTRO: just enough of a system for libguestfs inspection
+  local d=$1
+  mkdir -p "$d"/{etc,bin,sbin,usr/bin,var/lib/dpkg,root,tmp}
+  cp "$base_bin/sh" "$d/bin/sh"; cp "$base_bin/ls" "$d/bin/ls"
+  cp "$base_etc/passwd" "$base_etc/shadow" "$base_etc/group" "$d/etc/"
+  echo "tiny" >"$d/etc/hostname"
+  echo "/dev/sda1 / ext4 defaults 0 1" >"$d/etc/fstab"
+  case "$2" in
+    debian)
+      printf 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n' >"$d/etc/os-release"
+      echo 12.4 >"$d/etc/debian_version"
+      printf 'Package: cloud-init\nStatus: install ok installed\nVersion: 22.4.2-1+deb12u4\nArchitecture: all\n\n' >"$d/var/lib/dpkg/status" ;;
+    centos)
+      echo 'CentOS Linux release 7.9.2009 (Core)' >"$d/etc/redhat-release"
+      printf 'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n' >"$d/etc/os-release" ;;
+  esac
+}
+
+part_img() { # part_img DIR FILE SIZE_MIB: an ext4 of DIR, built in its own file
+  mke2fs -q -F -t ext4 -J size=1 -m 0 -d "$1" "$2" "$(( $3 * 1024 ))k"
+}
+
+disk_of() { # disk_of NAME PART_FILE...: an MBR disk holding the partition files in order
+  local name=$1 raw=$work/$1.raw start=2048 table="label: dos"$'\n' sizes=() f s
+  shift
+  for f in "$@"; do s=$(( ($(stat -c %s "$f") + 511) / 512 )); sizes+=("$s"); table+="start=$start, size=$s, type=83"$'\n'; start=$(( start + s + 2048 )); done
+  truncate -s $(( (start + 2048) * 512 )) "$raw"
+  printf '%s' "$table" | sfdisk --quiet "$raw"
+  start=2048
+  for i in "${!sizes[@]}"; do
+    dd if="${@:$((i + 1)):1}" of="$raw" bs=512 seek="$start" conv=notrunc,sparse status=none
+    start=$(( start + ${sizes[$i]} + 2048 ))
+  done
+  qemu-img convert -q -f raw -O qcow2 "$raw" "$out/$name.qcow2"
+  rm -f "$raw" "$@"
+}
+
+base_bin=$work/basebin; base_etc=$work/baseetc
+mkdir -p "$base_bin" "$base_etc"
+# bookworm is merged-/usr and /bin/sh is dash: take the real binaries (ELF, for arch detection).
+tar -C "$work" -xf "$base_tar" ./usr/bin/dash ./usr/bin/ls ./etc/passwd ./etc/shadow ./etc/group
+cp "$work/usr/bin/dash" "$base_bin/sh"; cp "$work/usr/bin/ls" "$base_bin/ls"
+cp "$work"/etc/passwd "$work"/etc/shadow "$work"/etc/group "$base_etc/"
+
+log "full (a Debian root with no room left)"
+r=$work/full; tiny_root "$r" debian
+part_img "$r" "$work/full.p1" 12
+# Fill what is left with real (allocated) data, leaving under 1 MiB.
+free_bytes=$(dumpe2fs -h "$work/full.p1" 2>/dev/null | awk -F: '/^Free blocks/ {f=$2} /^Block size/ {b=$2} END {print f * b}')
+debugfs_fill=$work/fill.bin
+head -c $(( free_bytes - 900 * 1024 )) /dev/urandom >"$debugfs_fill"
+debugfs -w -R "write $debugfs_fill /var/filler" "$work/full.p1" >/dev/null 2>&1
+rm -f "$debugfs_fill"
+disk_of full "$work/full.p1"
+json full 'distro="debian"' 'synthetic=true'
+rm -rf "$r"
+
+log "fserr (ext4 marked with errors)"
+r=$work/fserr; tiny_root "$r" debian
+part_img "$r" "$work/fserr.p1" 16
+debugfs -w -R "ssv state 2" "$work/fserr.p1" >/dev/null 2>&1
+disk_of fserr "$work/fserr.p1"
+json fserr 'distro="debian"' 'synthetic=true'
+rm -rf "$r"
+
+log "twoos (two operating systems on one disk)"
+tiny_root "$work/os1" debian; tiny_root "$work/os2" centos
+part_img "$work/os1" "$work/twoos.p1" 16; part_img "$work/os2" "$work/twoos.p2" 16
+disk_of twoos "$work/twoos.p1" "$work/twoos.p2"
+json twoos 'distro=null' 'roots=2'
+rm -rf "$work/os1" "$work/os2"
+
+log "luks (an encrypted root)"
+truncate -s 32M "$work/luks.p1"
+printf 'imgseal-test-key' >"$work/luks.key"
+cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+  --key-file "$work/luks.key" "$work/luks.p1" >/dev/null
+disk_of luks "$work/luks.p1"
+json luks 'distro=null' 'encrypted=true'
 
 echo "$stamp_want" >"$out/.stamp"
 log "done: $(cd "$out" && ls ./*.qcow2 | tr '\n' ' ')"

@@ -40,6 +40,9 @@ pub enum Command {
     /// atomically at the end). Exit 0 converted, 1 rules still fail (nothing written), 2
     /// error.
     Convert(ConvertArgs),
+    /// Convert many images: N workers, live progress, a log per image, a summary; exit 0
+    /// only if every image succeeded.
+    Batch(BatchArgs),
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
@@ -133,6 +136,64 @@ pub struct ConvertArgs {
     pub md5: bool,
 
     /// Print the manifest (or the plan, or the failed reports) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Images, directories (their *.qcow2, *.img, *.raw, *.vmdk, *.vhd(x), *.vdi, *.qed
+    /// files) and job files (*.toml: [[job]] input = "..." output = "..." profile = "...").
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Where outputs, their sidecars and a log per image go (created if missing; locked
+    /// while the batch runs).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: std::path::PathBuf,
+
+    /// Conversions in parallel [default: the number of cores, but no more than the
+    /// appliances available memory holds: (MemAvailable - 512 MiB) / 1.2 GB, at least 1].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Images one appliance launch serves in turn [default: 2; 1 gives every image its
+    /// own appliance]. An image that fails because of the sharing is retried alone.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub per_launch: usize,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    /// Skip images whose output manifest already records this input (sha256) and profile.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Redo images whose output exists (without --resume an existing output fails that image).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Skip an operation (repeatable).
+    #[arg(long, value_name = "OP")]
+    pub skip: Vec<String>,
+
+    /// Give the appliances a network (see convert --network).
+    #[arg(long)]
+    pub network: bool,
+
+    /// Accept vendor packages with no pinned sha256.
+    #[arg(long)]
+    pub allow_unpinned: bool,
+
+    /// Output format of every image.
+    #[arg(long, value_enum, value_name = "FMT")]
+    pub output_format: Option<crate::seal::OutFormat>,
+
+    /// Also write OUTPUT.md5 for every image.
+    #[arg(long)]
+    pub md5: bool,
+
+    /// Print the summary as JSON (schema 1).
     #[arg(long)]
     pub json: bool,
 }

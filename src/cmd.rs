@@ -80,6 +80,7 @@ impl Cmd {
     /// imgseal is interrupted.
     pub fn output_any(mut self) -> Result<Output> {
         crate::signals::check()?;
+        trace(&self.line);
         let child = self
             .inner
             .stdout(Stdio::piped())
@@ -94,11 +95,27 @@ impl Cmd {
 
     /// Starts the command in the background with the given stdio for stderr/stdout.
     pub fn spawn(mut self, stdout: Stdio, stderr: Stdio) -> Result<Child> {
+        trace(&self.line);
         self.inner
             .stdout(stdout)
             .stderr(stderr)
             .spawn()
             .with_context(|| format!("starting {}", self.line))
+    }
+}
+
+/// `IMGSEAL_TRACE_COMMANDS=FILE` appends every host command line to FILE (the tests use it
+/// to check that every qemu command names its formats).
+fn trace(line: &str) {
+    if let Some(f) = std::env::var_os("IMGSEAL_TRACE_COMMANDS") {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(f)
+        {
+            use std::io::Write;
+            let _ = writeln!(f, "{line}");
+        }
     }
 }
 

@@ -8,10 +8,12 @@
 
 use crate::checks::{self, Report};
 use crate::digest::{self, Sha256Digest};
-use crate::image::{AttachOpts, Input};
+use crate::facts::OsInfo;
+use crate::guest::fs::GuestFs;
+use crate::guest::session::{Appliance, Drive, LaunchOpts};
+use crate::image::{self, AttachOpts, Attached, Input};
 use crate::manifest::{self, Manifest};
 use crate::ops::{self, OpCtx, OpOpts, OpResult, Tracked};
-use crate::pipeline::{Session, SessionOpts};
 use crate::profile;
 use crate::seal::{self, OutFormat, PartialOutput};
 use crate::signals;
@@ -102,40 +104,78 @@ impl Stages {
     }
 }
 
-fn checks_report(
-    s: &Session,
-    fs: &dyn crate::guest::fs::GuestFs,
-    o: &ConvertOpts,
-    vendor: &std::result::Result<Vendor, String>,
-) -> Report {
-    let ctx = checks::Ctx::new(
-        fs,
-        &s.os,
-        &o.profile.profile,
-        vendor.as_ref().map_err(|e| e.clone()),
-    );
-    checks::run_all(&ctx, &o.input.display(), &o.profile.profile.name)
+/// What every image of a run shares: the profile, the vendor packages, the operations and
+/// the output settings.
+pub struct Shared {
+    pub profile: profile::Loaded,
+    pub vendor: std::result::Result<Vendor, String>,
+    pub defs: Vec<ops::OpDef>,
+    pub attach: AttachOpts,
+    pub dry_run: bool,
+    pub network: bool,
+    pub allow_unpinned: bool,
+    pub out_format: Option<OutFormat>,
+    pub compress: bool,
+    pub md5: bool,
+    pub force: bool,
 }
 
-pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
-    let mut stages = Stages::start();
-    let defs = ops::select(&o.skip, &o.only)?;
-    let vendor = Vendor::load(&o.vendor_dir).map_err(|e| format!("{e:#}"));
-    if let (Err(why), false) = (&vendor, o.dry_run) {
-        if defs.iter().any(|d| d.id == "cloud-init-swap") {
-            bail!("{why}; or pass --skip cloud-init-swap");
+impl Shared {
+    /// Loads the vendor manifest and selects the operations; refuses a run whose package
+    /// swap has no manifest to take packages from.
+    pub fn new(o: &ConvertOpts) -> Result<Shared> {
+        let defs = ops::select(&o.skip, &o.only)?;
+        let vendor = Vendor::load(&o.vendor_dir).map_err(|e| format!("{e:#}"));
+        if let (Err(why), false) = (&vendor, o.dry_run) {
+            if defs.iter().any(|d| d.id == "cloud-init-swap") {
+                bail!("{why}; or pass --skip cloud-init-swap");
+            }
         }
+        Ok(Shared {
+            profile: o.profile.clone(),
+            vendor,
+            defs,
+            attach: o.attach.clone(),
+            dry_run: o.dry_run,
+            network: o.network,
+            allow_unpinned: o.allow_unpinned,
+            out_format: o.out_format,
+            compress: o.compress,
+            md5: o.md5,
+            force: o.force,
+        })
     }
-    // Claim the output first: a bad output path fails before a minute of work.
-    let target = match (&o.output, o.in_place, o.dry_run) {
+
+    fn report(&self, fs: &dyn GuestFs, os: &OsInfo, image: &str) -> Report {
+        let ctx = checks::Ctx::new(
+            fs,
+            os,
+            &self.profile.profile,
+            self.vendor.as_ref().map_err(|e| e.clone()),
+        );
+        checks::run_all(&ctx, image, &self.profile.profile.name)
+    }
+}
+
+/// One image of a run.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub input: Input,
+    pub output: Option<PathBuf>,
+    pub in_place: bool,
+}
+
+/// The output a job will write, checked before any work.
+fn job_target(j: &Job, dry_run: bool) -> Result<Option<PathBuf>> {
+    Ok(match (&j.output, j.in_place, dry_run) {
         (_, _, true) => None,
         (Some(_), true, _) => bail!("give either -o OUTPUT or --in-place, not both"),
-        (None, true, _) => match &o.input {
+        (None, true, _) => match &j.input {
             Input::File(p) => Some(p.clone()),
             Input::Nbd(u) => bail!("{u}: --in-place needs a file input"),
         },
         (Some(p), false, _) => {
-            if let Input::File(i) = &o.input {
+            if let Input::File(i) = &j.input {
                 if std::fs::canonicalize(p).ok().as_ref() == Some(i) {
                     bail!(
                         "{}: the output is the input; use --in-place to replace the input",
@@ -146,113 +186,380 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
             Some(p.clone())
         }
         (None, false, false) => bail!("give -o OUTPUT (or --in-place, or --dry-run)"),
+    })
+}
+
+pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
+    let shared = Shared::new(o)?;
+    let job = Job {
+        input: o.input.clone(),
+        output: o.output.clone(),
+        in_place: o.in_place,
     };
-    let partial = match &target {
-        Some(t) => Some(PartialOutput::claim(t, o.force || o.in_place)?),
-        None => None,
-    };
-    if let (Some(p), Some(t)) = (&partial, &target) {
-        if o.in_place && !crate::ffi::os::same_filesystem(&p.partial(), t)? {
+    run_group(&shared, &[(job, rep)]).remove(0).result
+}
+
+/// The result of one image of a group.
+pub struct GroupResult {
+    pub result: Result<Outcome>,
+    /// The failure came from sharing an appliance (launch, inspection, a lost appliance): the
+    /// image deserves a retry alone.
+    pub shared_failure: bool,
+    /// Images the appliance that served this one served in all.
+    pub images_per_launch: usize,
+}
+
+/// One image's state through the group pipeline.
+struct Slot<'a> {
+    job: &'a Job,
+    rep: &'a dyn Reporter,
+    stages: Stages,
+    target: Option<PathBuf>,
+    partial: Option<PartialOutput>,
+    input_hash: Option<std::thread::JoinHandle<Result<Sha256Digest>>>,
+    attached: Option<Attached>,
+    drive: usize,
+    os: Option<OsInfo>,
+    before: Option<Report>,
+    after: Option<Report>,
+    ops: Vec<OpResult>,
+    finalize: Vec<String>,
+    accel: String,
+    launch_secs: f64,
+    done: Option<GroupResult>,
+}
+
+impl Slot<'_> {
+    fn alive(&self) -> bool {
+        self.done.is_none()
+    }
+    fn fail(&mut self, e: anyhow::Error, shared_failure: bool, n: usize) {
+        self.done = Some(GroupResult {
+            result: Err(e),
+            shared_failure,
+            images_per_launch: n,
+        });
+    }
+    fn finish(&mut self, o: Outcome, n: usize) {
+        self.done = Some(GroupResult {
+            result: Ok(o),
+            shared_failure: false,
+            images_per_launch: n,
+        });
+    }
+    fn name(&self) -> String {
+        self.job.input.display()
+    }
+}
+
+/// Claims the output, starts hashing the input, attaches the image.
+fn prepare(slot: &mut Slot, shared: &Shared) -> Result<()> {
+    slot.target = job_target(slot.job, shared.dry_run)?;
+    if let Some(t) = &slot.target {
+        let p = PartialOutput::claim(t, shared.force || slot.job.in_place)?;
+        if slot.job.in_place && !crate::ffi::os::same_filesystem(&p.partial(), t)? {
             bail!(
                 "{}: cannot replace it atomically (its directory is on another filesystem); convert to -o OUTPUT instead",
                 t.display()
             );
         }
+        slot.partial = Some(p);
     }
-    let input_hash = match (&o.input, o.dry_run) {
-        (Input::File(p), false) => {
-            let p = p.clone();
-            Some(std::thread::spawn(move || digest::sha256_file(&p)))
-        }
-        _ => None,
-    };
+    if let (Input::File(p), false) = (&slot.job.input, shared.dry_run) {
+        let p = p.clone();
+        slot.input_hash = Some(std::thread::spawn(move || digest::sha256_file(&p)));
+    }
+    slot.rep.stage("attach", &slot.job.input.display());
+    let attached = image::attach(&slot.job.input, &shared.attach)?;
+    slot.rep.debug(&format!(
+        "{}: {} {} bytes, {} in the first MiB",
+        slot.name(),
+        attached.probe.format,
+        attached.probe.virtual_size,
+        attached.recognised
+    ));
+    slot.attached = Some(attached);
+    Ok(())
+}
 
-    let sopts = SessionOpts {
-        attach: o.attach.clone(),
-        launch: crate::guest::session::LaunchOpts {
-            network: o.network,
-            ..Default::default()
-        },
-        readonly: o.dry_run,
-    };
-    let session = Session::open(&o.input, &sopts, rep)?;
-    stages.done("attach+launch+inspect");
-    if !session.os.is_linux() {
-        bail!(
-            "{}: a {} guest; imgseal converts Linux guests only",
-            o.input.display(),
-            session.os.os_type
+/// Converts several images with ONE appliance launch: every image is attached as its own
+/// drive, inspected together, then checked, changed and finalized one after the other, and
+/// sealed after a single checked shutdown. A single conversion is a group of one.
+pub fn run_group(shared: &Shared, jobs: &[(Job, &dyn Reporter)]) -> Vec<GroupResult> {
+    let mut slots: Vec<Slot> = jobs
+        .iter()
+        .map(|(job, rep)| Slot {
+            job,
+            rep: *rep,
+            stages: Stages::start(),
+            target: None,
+            partial: None,
+            input_hash: None,
+            attached: None,
+            drive: 0,
+            os: None,
+            before: None,
+            after: None,
+            ops: vec![],
+            finalize: vec![],
+            accel: String::new(),
+            launch_secs: 0.0,
+            done: None,
+        })
+        .collect();
+    for s in slots.iter_mut() {
+        if let Err(e) = prepare(s, shared) {
+            s.fail(e, false, 1);
+        }
+        s.stages.done("attach");
+    }
+    let live: Vec<usize> = (0..slots.len()).filter(|i| slots[*i].alive()).collect();
+    let n = live.len();
+    if n == 0 {
+        return finish(slots);
+    }
+    let drives: Vec<Drive> = live
+        .iter()
+        .enumerate()
+        .map(|(d, i)| {
+            slots[*i].drive = d;
+            let a = slots[*i].attached.as_ref().expect("attached");
+            Drive::nbd_unix(a.export().socket(), image::nbd::EXPORT_NAME, shared.dry_run)
+        })
+        .collect();
+    for i in &live {
+        slots[*i].rep.stage(
+            "launch",
+            &format!("starting the libguestfs appliance ({n} image(s))"),
         );
     }
-    let accel = session.app.accel.name().to_string();
-    let launch_secs = session.app.launch_secs;
+    let launch = signals::check().and_then(|_| {
+        Appliance::launch(
+            &drives,
+            &LaunchOpts {
+                network: shared.network,
+                ..Default::default()
+            },
+            slots[live[0]].rep,
+        )
+    });
+    let app = match launch {
+        Ok(a) => a,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            for i in &live {
+                slots[*i].fail(anyhow::anyhow!("{msg}"), n > 1, n);
+            }
+            return finish(slots);
+        }
+    };
+    for i in &live {
+        slots[*i].accel = app.accel.name().to_string();
+        slots[*i].launch_secs = (app.launch_secs * 10.0).round() / 10.0;
+        slots[*i].stages.done("launch");
+        slots[*i]
+            .rep
+            .stage("inspect", "identifying the operating system");
+    }
+    match app.roots() {
+        Ok(roots) => assign_roots(&app, &mut slots, &live, &roots, n),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            for i in &live {
+                slots[*i].fail(anyhow::anyhow!("{msg}"), n > 1, n);
+            }
+        }
+    }
+    for i in &live {
+        if !slots[*i].alive() {
+            continue;
+        }
+        slots[*i].stages.done("inspect");
+        let r = process_guest(&app, &mut slots[*i], shared, n);
+        let _ = app.handle().umount_all();
+        if let Err(e) = r {
+            slots[*i].fail(e, false, n);
+            // A dead appliance cannot serve the rest of the group.
+            if app.handle().exists("/").is_err() {
+                let name = slots[*i].name();
+                for j in &live {
+                    if slots[*j].alive() {
+                        slots[*j].fail(
+                            anyhow::anyhow!("the appliance was lost while converting {name}"),
+                            true,
+                            n,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    for i in &live {
+        if slots[*i].alive() {
+            slots[*i]
+                .rep
+                .stage("finalize", "shutting the appliance down");
+        }
+    }
+    if let Err(e) = app.shutdown() {
+        let msg = format!("{e:#}");
+        for i in &live {
+            if slots[*i].alive() {
+                slots[*i].fail(anyhow::anyhow!("{msg}"), n > 1, n);
+            }
+        }
+    }
+    for i in &live {
+        if slots[*i].alive() {
+            if let Err(e) = seal_slot(&mut slots[*i], shared, n) {
+                slots[*i].fail(e, false, n);
+            }
+        }
+    }
+    finish(slots)
+}
 
+fn finish(slots: Vec<Slot>) -> Vec<GroupResult> {
+    slots
+        .into_iter()
+        .map(|mut s| {
+            // Guards go here: overlay, export, work dir, partial output.
+            if let Some(a) = s.attached.take() {
+                let _ = a.close();
+            }
+            s.done.take().unwrap_or_else(|| GroupResult {
+                result: Err(anyhow::anyhow!("internal error: no result")),
+                shared_failure: false,
+                images_per_launch: 1,
+            })
+        })
+        .collect()
+}
+
+/// Gives each image its root: exactly one operating system per disk.
+fn assign_roots(app: &Appliance, slots: &mut [Slot], live: &[usize], roots: &[String], n: usize) {
+    for i in live {
+        let drive = slots[*i].drive;
+        let mine: Vec<String> = roots
+            .iter()
+            .filter(|r| n == 1 || app.disk_index(r) == Some(drive))
+            .cloned()
+            .collect();
+        let name = slots[*i].name();
+        if mine.is_empty() && n == 1 {
+            let e = app.explain_no_os(&name);
+            slots[*i].fail(e, false, n);
+            continue;
+        }
+        match crate::guest::session::single_root(&name, &mine)
+            .and_then(|root| app.os_info(&name, &root))
+        {
+            Ok(os) if os.is_linux() => slots[*i].os = Some(os),
+            Ok(os) => slots[*i].fail(
+                anyhow::anyhow!(
+                    "{name}: a {} guest; imgseal converts Linux guests only",
+                    os.os_type
+                ),
+                false,
+                n,
+            ),
+            // With several disks an unfound root may be a clash between them (same LVM
+            // volume group names): worth a retry alone.
+            Err(e) => slots[*i].fail(e, n > 1, n),
+        }
+    }
+}
+
+/// Mount, check, operate, check again, finalize: one image in a (possibly shared) appliance.
+fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) -> Result<()> {
+    let rep = slot.rep;
+    let image = slot.name();
+    let mut os = slot.os.take().expect("inspected");
+    app.handle().umount_all()?;
+    let mounts = app.mount_os(&mut os, shared.dry_run)?;
     rep.stage("check", "before");
-    let guest = session.guest(rep);
-    let before = checks_report(&session, &guest, o, &vendor);
-    stages.done("check-before");
+    let guest = app.guest(rep);
+    let before = shared.report(&guest, &os, &image);
+    slot.stages.done("check-before");
     signals::check()?;
-
-    let tracked = Tracked::new(&guest, o.dry_run);
+    let tracked = Tracked::new(&guest, shared.dry_run);
     let op_opts = OpOpts {
-        allow_unpinned: o.allow_unpinned,
-        network: o.network,
+        allow_unpinned: shared.allow_unpinned,
+        network: shared.network,
     };
     let octx = OpCtx {
         fs: &tracked,
-        os: &session.os,
-        profile: &o.profile.profile,
-        vendor: vendor.as_ref().map_err(|e| e.clone()),
+        os: &os,
+        profile: &shared.profile.profile,
+        vendor: shared.vendor.as_ref().map_err(|e| e.clone()),
         opts: &op_opts,
         rep,
     };
-    let op_results = ops::run_all(&octx, &defs)?;
-    stages.done("operations");
+    let op_results = ops::run_all(&octx, &shared.defs)?;
+    slot.stages.done("operations");
     signals::check()?;
-
-    if o.dry_run {
-        drop(guest);
-        session.close()?;
-        return Ok(Outcome::Planned(Box::new(Plan {
-            schema: 1,
-            image: o.input.display(),
-            dry_run: true,
-            before,
-            operations: op_results,
-        })));
+    if shared.dry_run {
+        slot.finish(
+            Outcome::Planned(Box::new(Plan {
+                schema: 1,
+                image,
+                dry_run: true,
+                before,
+                operations: op_results,
+            })),
+            n,
+        );
+        return Ok(());
     }
-
     let changed = op_results.iter().any(|r| !r.changes.is_empty());
-    let mut finalize_notes = Vec::new();
-    if let Some(n) = ops::relabel_if_needed(&tracked, changed)? {
-        finalize_notes.push(n);
+    if let Some(note) = ops::relabel_if_needed(&tracked, changed)? {
+        slot.finalize.push(note);
     }
     rep.stage("check", "after");
-    let after = checks_report(&session, &guest, o, &vendor);
-    stages.done("check-after");
+    let after = shared.report(&guest, &os, &image);
+    slot.stages.done("check-after");
     if !after.compliant {
-        drop(guest);
-        session.close()?;
-        return Ok(Outcome::NotCompliant(Box::new(Failed {
-            schema: 1,
-            image: o.input.display(),
-            compliant: false,
-            before,
-            operations: op_results,
-            after,
-        })));
+        slot.finish(
+            Outcome::NotCompliant(Box::new(Failed {
+                schema: 1,
+                image,
+                compliant: false,
+                before,
+                operations: op_results,
+                after,
+            })),
+            n,
+        );
+        return Ok(());
     }
-    drop(guest);
+    let drive = slot.drive;
+    let notes = seal::finalize(
+        app,
+        &mounts,
+        |dev| n == 1 || app.disk_index(dev) == Some(drive),
+        rep,
+    )?;
+    slot.finalize.extend(notes);
+    slot.stages.done("finalize");
+    slot.os = Some(os);
+    slot.before = Some(before);
+    slot.after = Some(after);
+    slot.ops = op_results;
+    Ok(())
+}
 
-    finalize_notes.extend(seal::finalize(&session.app, &session.mounts, rep)?);
-    rep.stage("finalize", "shutting the appliance down");
-    let mut attached = session.shutdown()?;
-    stages.done("finalize");
+/// After the shutdown: write, hash, digest, sidecars, publish.
+fn seal_slot(slot: &mut Slot, shared: &Shared, n: usize) -> Result<()> {
     signals::check()?;
-
-    let partial = partial.expect("an output is claimed when not a dry run");
-    let target = target.expect("target");
-    let fmt = o.out_format.unwrap_or(if o.in_place {
+    let rep = slot.rep;
+    let mut attached = slot.attached.take().expect("attached");
+    attached.stop_export()?;
+    let partial = slot
+        .partial
+        .take()
+        .expect("an output is claimed when not a dry run");
+    let target = slot.target.clone().expect("target");
+    let fmt = shared.out_format.unwrap_or(if slot.job.in_place {
         OutFormat::from_qemu(&attached.probe.format).unwrap_or(OutFormat::Qcow2)
     } else {
         OutFormat::Qcow2
@@ -269,27 +576,34 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
         "seal",
         &format!("writing {} ({})", partial.partial().display(), fmt.qemu()),
     );
-    seal::convert_image(&attached.overlay, &partial.partial(), fmt, o.compress, rep)?;
-    stages.done("convert");
-
+    seal::convert_image(
+        &attached.overlay,
+        &partial.partial(),
+        fmt,
+        shared.compress,
+        rep,
+    )?;
+    slot.stages.done("convert");
     rep.stage("checksum", "sha256 of the output");
-    let (sha, md5) = seal::hash_file(&partial.partial(), o.md5, rep)?;
-    stages.done("checksum");
+    let (sha, md5) = seal::hash_file(&partial.partial(), shared.md5, rep)?;
+    slot.stages.done("checksum");
     rep.stage("checksum", "content digest over NBD");
     let content = seal::content_digest(&partial.partial(), fmt.qemu(), attached.workdir(), rep)?;
-    stages.done("content-digest");
-    let input_sha: Option<Sha256Digest> = match input_hash {
+    slot.stages.done("content-digest");
+    let input_sha: Option<Sha256Digest> = match slot.input_hash.take() {
         Some(t) => Some(
             t.join()
                 .map_err(|_| anyhow::anyhow!("the input hashing thread panicked"))??,
         ),
         None => None,
     };
-    stages.done("input-hash");
-
+    slot.stages.done("input-hash");
+    let before = slot.before.take().expect("before");
+    let after = slot.after.take().expect("after");
+    let ops = std::mem::take(&mut slot.ops);
     let vendor_used: Vec<manifest::VendorUse> = match (
-        &vendor,
-        op_results.iter().any(|r| r.id == "cloud-init-swap"),
+        &shared.vendor,
+        ops.iter().any(|r| r.id == "cloud-init-swap"),
     ) {
         (Ok(v), true) => v
             .find("cloud-init", &before.os)
@@ -312,7 +626,7 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
         },
         created: manifest::now_rfc3339(),
         input: manifest::InputInfo {
-            path: o.input.display(),
+            path: slot.job.input.display(),
             format: attached.probe.format.clone(),
             virtual_size: attached.probe.virtual_size,
             sha256: input_sha,
@@ -327,20 +641,21 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
             content_sha256: content,
         },
         profile: manifest::ProfileInfo {
-            name: o.profile.profile.name.clone(),
-            source: o.profile.source.clone(),
-            sha256: o.profile.sha256.clone(),
+            name: shared.profile.profile.name.clone(),
+            source: shared.profile.source.clone(),
+            sha256: shared.profile.sha256.clone(),
         },
         vendor_packages: vendor_used,
-        operations: manifest::ops_json(&op_results),
-        finalize: finalize_notes,
+        operations: manifest::ops_json(&ops),
+        finalize: std::mem::take(&mut slot.finalize),
         before: manifest::report_json(&before),
         after: manifest::report_json(&after),
         seconds: BTreeMap::new(),
         host: manifest::host_info(),
         appliance: manifest::ApplianceInfo {
-            accel,
-            launch_seconds: (launch_secs * 10.0).round() / 10.0,
+            accel: slot.accel.clone(),
+            launch_seconds: slot.launch_secs,
+            images_per_launch: n,
         },
     };
     // Sidecars first: a visible OUTPUT always has true sidecars.
@@ -357,8 +672,8 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
             let _ = std::fs::remove_file(partial.paths.md5());
         }
     }
-    stages.done("manifest");
-    m.seconds = stages.finish();
+    slot.stages.done("manifest");
+    m.seconds = std::mem::take(&mut slot.stages).finish();
     seal::write_atomic(
         &partial.paths.manifest(),
         serde_json::to_string_pretty(&m)?.as_bytes(),
@@ -366,9 +681,9 @@ pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
     signals::check()?;
     rep.stage("publish", &target.display().to_string());
     partial.publish()?;
-    attached.stop_export()?;
     attached.close()?;
-    Ok(Outcome::Converted(Box::new(m)))
+    slot.finish(Outcome::Converted(Box::new(m)), n);
+    Ok(())
 }
 
 /// Bytes the output will need, with a margin: `qemu-img measure` as qcow2 (the allocated

@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod batch;
 pub mod checks;
 pub mod cli;
 pub mod cmd;

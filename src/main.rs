@@ -102,6 +102,51 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 _ => exit::OK,
             })
         }
+        Command::Batch(a) => {
+            let prof = profile::load(&a.profile.profile)?;
+            let entries = imgseal::batch::expand(&a.inputs)?;
+            let base = convert::ConvertOpts {
+                input: image::Input::Nbd(String::new()),
+                output: None,
+                in_place: false,
+                force: a.force,
+                attach: image::AttachOpts::default(),
+                profile: prof,
+                vendor_dir: a.profile.vendor_dir.clone(),
+                skip: a.skip.clone(),
+                only: vec![],
+                dry_run: false,
+                network: a.network,
+                allow_unpinned: a.allow_unpinned,
+                out_format: a.output_format,
+                compress: false,
+                md5: a.md5,
+            };
+            let summary = imgseal::batch::run(imgseal::batch::BatchOpts {
+                entries,
+                out_dir: a.out_dir.clone(),
+                jobs: a.jobs.unwrap_or_else(imgseal::batch::default_jobs),
+                per_launch: a.per_launch.max(1),
+                resume: a.resume,
+                base,
+                verbose: cli.verbose,
+                quiet: cli.quiet,
+            })?;
+            rep.finish();
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                print!("{}", imgseal::batch::render(&summary));
+            }
+            if imgseal::signals::interrupted() {
+                return Ok(exit::INTERRUPTED);
+            }
+            Ok(if summary.images.iter().all(|r| r.status != "failed") {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
+        }
         Command::Verify(a) => {
             let v = verify::run(&a.output, a.deep, rep)?;
             rep.finish();

@@ -84,6 +84,13 @@ pub struct HostInfo {
 pub struct ApplianceInfo {
     pub accel: String,
     pub launch_seconds: f64,
+    /// How many images the one appliance launch served (batch can share a launch).
+    #[serde(default = "one")]
+    pub images_per_launch: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 pub fn ops_json(ops: &[OpResult]) -> serde_json::Value {

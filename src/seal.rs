@@ -53,6 +53,7 @@ impl OutFormat {
 pub fn finalize(
     app: &Appliance,
     mounts: &[(String, String)],
+    mine: impl Fn(&str) -> bool,
     rep: &dyn Reporter,
 ) -> Result<Vec<String>> {
     let h = app.handle();
@@ -67,7 +68,7 @@ pub fn finalize(
     }
     h.sync()?;
     for (dev, t) in h.list_filesystems()? {
-        if t != "swap" {
+        if t != "swap" || !mine(&dev) {
             continue;
         }
         crate::signals::check()?;

@@ -137,6 +137,25 @@ impl Reporter for Recorder {
     }
 }
 
+/// A name safe to print on one line: control characters (a newline in a file name) are
+/// shown escaped, everything else as is.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control()) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 pub fn human_bytes(n: u64) -> String {
     const U: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = n as f64;
@@ -160,6 +179,13 @@ pub fn color_stdout() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_names() {
+        assert_eq!(printable("a b.img"), "a b.img");
+        assert_eq!(printable("a\nb\t.img"), "a\\nb\\t.img");
+        assert_eq!(printable("镜像.qcow2"), "镜像.qcow2");
+    }
 
     #[test]
     fn human_sizes() {

@@ -720,6 +720,35 @@ impl Handle {
         .map(drop)
     }
 
+    /// `tune2fs -l` of an ext2/3/4 filesystem as (field, value) pairs.
+    pub fn tune2fs_l(&self, dev: &str) -> Result<Vec<(String, String)>> {
+        self.path_list("tune2fs_l", dev, sys::guestfs_tune2fs_l)
+            .map(pairs)
+    }
+
+    /// LVM physical volumes.
+    pub fn pvs(&self) -> Result<Vec<String>> {
+        self.list_call("pvs", |g| unsafe { sys::guestfs_pvs(g) })
+    }
+
+    pub fn pvuuid(&self, dev: &str) -> Result<String> {
+        self.path_string("pvuuid", dev, sys::guestfs_pvuuid)
+    }
+
+    /// UUIDs of the physical volumes of a volume group.
+    pub fn vgpvuuids(&self, vg: &str) -> Result<Vec<String>> {
+        self.path_list("vgpvuuids", vg, sys::guestfs_vgpvuuids)
+    }
+
+    /// `/dev/VG/LV` for any name of a logical volume (e.g. `/dev/mapper/VG-LV`).
+    pub fn lvm_canonical_lv_name(&self, lv: &str) -> Result<String> {
+        self.path_string(
+            "lvm_canonical_lv_name",
+            lv,
+            sys::guestfs_lvm_canonical_lv_name,
+        )
+    }
+
     /// Raw `blkid` key/value pairs for a device.
     pub fn blkid(&self, dev: &str) -> Result<Vec<(String, String)>> {
         self.path_list("blkid", dev, sys::guestfs_blkid).map(pairs)

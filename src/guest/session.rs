@@ -219,40 +219,58 @@ impl Appliance {
     /// The one operating system on the disk. No OS or several are errors that say what to do.
     pub fn inspect(&self, image: &str) -> Result<OsInfo> {
         let roots = self.h.inspect_os().context("inspecting the disk")?;
-        let root = match roots.as_slice() {
-            [] => bail!(
-                "{image}: no operating system found (a blank or data-only disk, or an encrypted root); \
-                 imgseal needs a disk with an installed Linux system"
-            ),
-            [one] => one.clone(),
-            many => bail!(
-                "{image}: {} operating systems found on one disk ({}); imgseal converts single-OS images only",
-                many.len(),
-                many.join(", ")
-            ),
-        };
-        let g = |f| self.h.inspect_get(f, &root).unwrap_or_default();
-        let mut os = OsInfo {
+        if roots.is_empty() {
+            return Err(self.explain_no_os(image));
+        }
+        let root = single_root(image, &roots)?;
+        self.os_info(image, &root)
+    }
+
+    /// Every operating system root on every disk.
+    pub fn roots(&self) -> Result<Vec<String>> {
+        Ok(self.h.inspect_os().context("inspecting the disks")?)
+    }
+
+    /// What inspection says about one root (the init system is filled in once mounted).
+    pub fn os_info(&self, image: &str, root: &str) -> Result<OsInfo> {
+        let g = |f| self.h.inspect_get(f, root).unwrap_or_default();
+        let os = OsInfo {
             os_type: g(InspectField::Type),
             distro: g(InspectField::Distro),
-            major_version: self.h.inspect_get_major_version(&root).unwrap_or(0),
-            minor_version: self.h.inspect_get_minor_version(&root).unwrap_or(0),
+            major_version: self.h.inspect_get_major_version(root).unwrap_or(0),
+            minor_version: self.h.inspect_get_minor_version(root).unwrap_or(0),
             arch: g(InspectField::Arch),
             product_name: g(InspectField::ProductName),
             package_format: g(InspectField::PackageFormat),
             package_management: g(InspectField::PackageManagement),
-            init_system: String::new(),
+            init_system: "unknown".into(),
             hostname: g(InspectField::Hostname),
-            root,
+            root: root.to_string(),
         };
         if os.os_type == "unknown" || os.os_type.is_empty() {
-            bail!(
-                "{image}: libguestfs could not identify the operating system on {}",
-                os.root
-            );
+            bail!("{image}: libguestfs could not identify the operating system on {root}");
         }
-        os.init_system = "unknown".into();
         Ok(os)
+    }
+
+    /// Which added drive (0 = the first) a device lives on: `/dev/sdb2` → 1; a logical
+    /// volume → the drive holding its volume group's physical volumes.
+    pub fn disk_index(&self, dev: &str) -> Option<usize> {
+        if let Some(i) = disk_index_of_name(dev) {
+            return Some(i);
+        }
+        let lv = self.h.lvm_canonical_lv_name(dev).ok()?;
+        let vg = lv.strip_prefix("/dev/")?.split('/').next()?.to_string();
+        let uuids = self.h.vgpvuuids(&vg).ok()?;
+        let norm = |u: &str| u.replace('-', "");
+        self.h.pvs().ok()?.into_iter().find_map(|pv| {
+            let u = self.h.pvuuid(&pv).ok()?;
+            uuids
+                .iter()
+                .any(|x| norm(x) == norm(&u))
+                .then(|| disk_index_of_name(&pv))
+                .flatten()
+        })
     }
 
     /// Mounts the guest's filesystems at their mountpoints (shortest first) and fills in
@@ -262,6 +280,9 @@ impl Appliance {
         mps.sort_by_key(|(mp, _)| mp.len());
         let mut mounted = Vec::new();
         for (mp, dev) in mps {
+            if !readonly {
+                self.refuse_damaged_ext(&dev, &mp)?;
+            }
             let r = if readonly {
                 self.h.mount_ro(&dev, &mp)
             } else {
@@ -282,6 +303,44 @@ impl Appliance {
         Ok(mounted)
     }
 
+    /// Writing to an ext filesystem the kernel has marked with errors could make the damage
+    /// worse: refuse, and say how to repair it.
+    fn refuse_damaged_ext(&self, dev: &str, mp: &str) -> Result<()> {
+        let Ok(t) = self.h.vfs_type(dev) else {
+            return Ok(());
+        };
+        if !t.starts_with("ext") {
+            return Ok(());
+        }
+        let fields = self.h.tune2fs_l(dev).unwrap_or_default();
+        let state = fields
+            .iter()
+            .find(|(k, _)| k == "Filesystem state")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("");
+        if state.contains("error") {
+            bail!(
+                "{dev} ({mp}): the {t} filesystem is marked as having errors (state \"{state}\"); imgseal will not write to it. \
+                 Repair a copy first, e.g. `guestfish -a COPY run : e2fsck {dev} correct:true forceall:true`"
+            );
+        }
+        Ok(())
+    }
+
+    /// Why a disk shows no operating system: an encrypted volume says so by name.
+    pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
+        let fs = self.h.list_filesystems().unwrap_or_default();
+        if let Some((dev, _)) = fs.iter().find(|(_, t)| t == "crypto_LUKS") {
+            return anyhow::anyhow!(
+                "{image}: the root filesystem is encrypted ({dev} is a LUKS volume); imgseal works offline without keys, so \
+                 decrypt the image first"
+            );
+        }
+        anyhow::anyhow!(
+            "{image}: no operating system found (a blank or data-only disk); imgseal needs a disk with an installed Linux system"
+        )
+    }
+
     /// The guest's files, through the appliance.
     pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
         Guest { h: &self.h, rep }
@@ -297,6 +356,42 @@ impl Appliance {
             .context("shutting the appliance down (writes may not have reached the disk)")?;
         Ok(())
     }
+}
+
+/// The single root of an image; none or several are errors that say what to do.
+pub fn single_root(image: &str, roots: &[String]) -> Result<String> {
+    match roots {
+        [] => bail!(
+            "{image}: no operating system found (a blank or data-only disk, or an encrypted root); \
+             imgseal needs a disk with an installed Linux system"
+        ),
+        [one] => Ok(one.clone()),
+        many => bail!(
+            "{image}: {} operating systems found on one disk ({}); imgseal converts single-OS images only",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+/// `/dev/sda1` → 0, `/dev/sdb` → 1, `/dev/sdaa3` → 26 (libguestfs names drives in the order
+/// they were added).
+pub fn disk_index_of_name(dev: &str) -> Option<usize> {
+    let rest = dev
+        .strip_prefix("/dev/sd")
+        .or_else(|| dev.strip_prefix("/dev/vd"))?;
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    if letters.is_empty() || !rest[letters.len()..].chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut n = 0usize;
+    for c in letters.chars() {
+        n = n * 26 + (c as usize - 'a' as usize + 1);
+    }
+    Some(n - 1)
 }
 
 fn launch_error(e: anyhow::Error) -> anyhow::Error {
@@ -524,6 +619,35 @@ mod tests {
         assert_eq!(o.status, 0);
         assert_eq!(o.output, "a\nimgseal-exit:9\n");
         assert_eq!(split_run_output("garbage"), None);
+    }
+
+    #[test]
+    fn disk_indexes_from_device_names() {
+        assert_eq!(disk_index_of_name("/dev/sda1"), Some(0));
+        assert_eq!(disk_index_of_name("/dev/sdb"), Some(1));
+        assert_eq!(disk_index_of_name("/dev/sdz9"), Some(25));
+        assert_eq!(disk_index_of_name("/dev/sdaa3"), Some(26));
+        assert_eq!(disk_index_of_name("/dev/vdc2"), Some(2));
+        assert_eq!(disk_index_of_name("/dev/centos/root"), None);
+        assert_eq!(disk_index_of_name("/dev/sda1x"), None);
+    }
+
+    #[test]
+    fn root_counts() {
+        assert!(
+            single_root("x", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("no operating system found")
+        );
+        assert_eq!(
+            single_root("x", &["/dev/sda1".into()]).unwrap(),
+            "/dev/sda1"
+        );
+        let e = single_root("x", &["/dev/sda1".into(), "/dev/sda2".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 operating systems found on one disk"), "{e}");
     }
 
     #[test]

@@ -21,24 +21,26 @@ pub enum Input {
 impl Input {
     /// Classifies a command-line argument. NBD URIs are `nbd://host[:port]/export`,
     /// `nbd+tcp://…` or `nbd+unix:///export?socket=PATH`; everything else is a path.
-    pub fn parse(arg: &str) -> Result<Input> {
+    pub fn parse(raw: &str) -> Result<Input> {
+        let shown = crate::ui::printable(raw);
+        let arg = raw;
         if arg.starts_with("nbd://") || arg.starts_with("nbd+tcp://") {
             let rest = arg.split_once("://").map(|x| x.1).unwrap_or("");
             if rest.is_empty() || rest.starts_with('/') {
-                bail!("{arg}: an nbd:// URI needs a host, e.g. nbd://127.0.0.1:10809/export");
+                bail!("{shown}: an nbd:// URI needs a host, e.g. nbd://127.0.0.1:10809/export");
             }
             return Ok(Input::Nbd(arg.to_string()));
         }
         if arg.starts_with("nbd+unix://") {
             if !arg.contains("socket=") {
                 bail!(
-                    "{arg}: an nbd+unix URI needs ?socket=PATH, e.g. nbd+unix:///export?socket=/run/nbd.sock"
+                    "{shown}: an nbd+unix URI needs ?socket=PATH, e.g. nbd+unix:///export?socket=/run/nbd.sock"
                 );
             }
             return Ok(Input::Nbd(arg.to_string()));
         }
         if arg.starts_with("nbd") && arg.contains("://") {
-            bail!("{arg}: unsupported NBD URI scheme; use nbd://, nbd+tcp:// or nbd+unix://");
+            bail!("{shown}: unsupported NBD URI scheme; use nbd://, nbd+tcp:// or nbd+unix://");
         }
         if arg.is_empty() {
             bail!("the image path is empty");
@@ -46,18 +48,18 @@ impl Input {
         let p = PathBuf::from(arg);
         let meta = std::fs::metadata(&p).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
-                anyhow::anyhow!("{arg}: no such file; give the path of a disk image")
+                anyhow::anyhow!("{shown}: no such file; give the path of a disk image")
             }
             std::io::ErrorKind::PermissionDenied => {
-                anyhow::anyhow!("{arg}: permission denied; imgseal needs to read the image")
+                anyhow::anyhow!("{shown}: permission denied; imgseal needs to read the image")
             }
-            _ => anyhow::anyhow!("{arg}: {e}"),
+            _ => anyhow::anyhow!("{shown}: {e}"),
         })?;
         if meta.is_dir() {
-            bail!("{arg} is a directory; give a disk image file (batch takes directories)");
+            bail!("{shown} is a directory; give a disk image file (batch takes directories)");
         }
         // Absolute paths keep qemu from reading "a:b" as protocol "a".
-        let abs = std::fs::canonicalize(&p).with_context(|| format!("resolving {arg}"))?;
+        let abs = std::fs::canonicalize(&p).with_context(|| format!("resolving {shown}"))?;
         Ok(Input::File(abs))
     }
 
@@ -69,9 +71,9 @@ impl Input {
         }
     }
 
-    /// How to name the input in messages.
+    /// How to name the input in messages (one line, whatever the file name holds).
     pub fn display(&self) -> String {
-        self.qemu_name()
+        crate::ui::printable(&self.qemu_name()).into_owned()
     }
 
     pub fn path(&self) -> Option<&Path> {
@@ -80,6 +82,64 @@ impl Input {
             Input::Nbd(_) => None,
         }
     }
+}
+
+/// Names a file's container format from its header (and, for fixed VHD, its footer), the way
+/// qemu would, so that every qemu command imgseal runs gets `-f` and qemu never probes.
+/// Formats imgseal does not read are named too, to be refused by name.
+pub fn detect_format(head: &[u8], tail: &[u8]) -> &'static str {
+    let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
+    if at(0, b"QFI\xfb") {
+        return match head.get(4..8) {
+            Some([0, 0, 0, 1]) => "qcow",
+            _ => "qcow2",
+        };
+    }
+    if at(0, b"QED\0") {
+        return "qed";
+    }
+    if at(0x40, &[0x7f, 0x10, 0xda, 0xbe]) {
+        return "vdi";
+    }
+    if at(0, b"KDMV") || at(0, b"COWD") || at(0, b"# Disk DescriptorFile") {
+        return "vmdk";
+    }
+    if at(0, b"vhdxfile") {
+        return "vhdx";
+    }
+    if at(0, b"conectix") || tail.len() >= 512 && tail[tail.len() - 512..].starts_with(b"conectix")
+    {
+        return "vpc";
+    }
+    if at(0, b"LUKS\xba\xbe") {
+        return "luks";
+    }
+    if at(0, b"Bochs Virtual HD Image") {
+        return "bochs";
+    }
+    if at(0, b"#!/bin/sh\n#V2.0 Format") {
+        return "cloop";
+    }
+    if at(0, b"WithoutFreeSpace") || at(0, b"WithouFreSpacExt") {
+        return "parallels";
+    }
+    "raw"
+}
+
+/// Reads what `detect_format` needs from a file.
+pub fn detect_file_format(p: &Path) -> Result<&'static str> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(p)?;
+    let mut head = vec![0u8; 4096];
+    let n = f.read(&mut head)?;
+    head.truncate(n);
+    let len = f.seek(SeekFrom::End(0))?;
+    let mut tail = vec![0u8; 512.min(len as usize)];
+    if len >= 512 {
+        f.seek(SeekFrom::Start(len - 512))?;
+        f.read_exact(&mut tail)?;
+    }
+    Ok(detect_format(&head, &tail))
 }
 
 /// The parts of `qemu-img info --output=json` imgseal uses.
@@ -176,7 +236,7 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
     }
     if let Input::File(p) = input {
         let len = std::fs::metadata(p)
-            .with_context(|| format!("reading {}", p.display()))?
+            .with_context(|| format!("reading {}", input.display()))?
             .len();
         let is_block = {
             use std::os::unix::fs::FileTypeExt;
@@ -185,18 +245,33 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
         if len == 0 && !is_block {
             bail!(
                 "{}: the file is empty (0 bytes); this is not a disk image",
-                p.display()
+                input.display()
             );
         }
     }
     let name = input.qemu_name();
-    let mut cmd = Cmd::new("qemu-img").args(["info", "--output=json", "-U"]);
-    match (input, format) {
-        (_, Some(f)) => cmd = cmd.args(["-f", f]),
-        // An NBD export carries guest-visible bytes: its format is raw by definition.
-        (Input::Nbd(_), None) => cmd = cmd.args(["-f", "raw"]),
-        (Input::File(_), None) => {}
+    // The format is always explicit: given, raw for an NBD export (it carries guest-visible
+    // bytes), or read from the file's header by imgseal itself; qemu never probes.
+    let detected = match (input, format) {
+        (_, Some(f)) => f,
+        (Input::Nbd(_), None) => "raw",
+        (Input::File(p), None) => {
+            detect_file_format(p).with_context(|| format!("reading {}", input.display()))?
+        }
+    };
+    if !INPUT_FORMATS.contains(&detected) {
+        bail!(
+            "{}: a {detected} image; imgseal reads {} (convert it with qemu-img first{})",
+            input.display(),
+            INPUT_FORMATS.join(", "),
+            if detected == "luks" {
+                ", after decrypting it"
+            } else {
+                ""
+            }
+        );
     }
+    let cmd = Cmd::new("qemu-img").args(["info", "--output=json", "-U", "-f", detected]);
     let out = cmd.arg(&name).output_any()?;
     if !out.status.success() {
         let err = crate::cmd::stderr_tail(&out.stderr);
@@ -205,9 +280,9 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
             Input::Nbd(u) => bail!(
                 "{u}: cannot read the NBD export: {err}; check that the NBD server is running and the URI is right"
             ),
-            Input::File(p) => bail!(
+            Input::File(_) => bail!(
                 "{}: not a readable disk image: {err}; check the file or give --format",
-                p.display()
+                input.display()
             ),
         }
     }
@@ -218,7 +293,7 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
     }
     Ok(Probe {
         input: input.clone(),
-        format: format.map(str::to_string).unwrap_or(info.format.clone()),
+        format: detected.to_string(),
         format_given: format.is_some(),
         virtual_size: info.virtual_size,
         backing: info.backing_filename.clone(),
@@ -442,6 +517,32 @@ mod tests {
                 .to_string()
                 .contains("corrupt")
         );
+    }
+
+    #[test]
+    fn formats_from_headers() {
+        let mut q = vec![0u8; 512];
+        q[..4].copy_from_slice(b"QFI\xfb");
+        q[7] = 3;
+        assert_eq!(detect_format(&q, &[]), "qcow2");
+        q[7] = 1;
+        assert_eq!(detect_format(&q, &[]), "qcow");
+        assert_eq!(detect_format(b"QED\0xxxx", &[]), "qed");
+        let mut vdi = vec![0u8; 512];
+        vdi[0x40..0x44].copy_from_slice(&[0x7f, 0x10, 0xda, 0xbe]);
+        assert_eq!(detect_format(&vdi, &[]), "vdi");
+        assert_eq!(detect_format(b"KDMV....", &[]), "vmdk");
+        assert_eq!(
+            detect_format(b"# Disk DescriptorFile\nversion=1", &[]),
+            "vmdk"
+        );
+        assert_eq!(detect_format(b"vhdxfile", &[]), "vhdx");
+        let mut footer = vec![0u8; 512];
+        footer[..8].copy_from_slice(b"conectix");
+        assert_eq!(detect_format(&[0u8; 512], &footer), "vpc");
+        assert_eq!(detect_format(b"LUKS\xba\xbe\0\x02", &[]), "luks");
+        assert_eq!(detect_format(&[0u8; 4096], &[0u8; 512]), "raw");
+        assert_eq!(detect_format(&[], &[]), "raw");
     }
 
     #[test]

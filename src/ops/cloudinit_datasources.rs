@@ -26,6 +26,18 @@ pub fn def() -> OpDef {
 }
 
 pub const DROPIN: &str = "99_imgseal_datasources.cfg";
+pub const QUESTION: &str = "cloud-init/datasources";
+const TEMPLATES: &str = "/var/lib/dpkg/info/cloud-init.templates";
+
+/// Whether the installed package asks debconf for the datasources (Ubuntu's does; Debian's
+/// does not ship a templates file at all).
+fn has_debconf_question(fs: &dyn GuestFs) -> Result<bool> {
+    Ok(fs.exists("/usr/bin/debconf-set-selections")?
+        && fs.read_text(TEMPLATES)?.is_some_and(|t| {
+            t.lines()
+                .any(|l| l.trim() == format!("Template: {QUESTION}"))
+        }))
+}
 const SELECTIONS: &str = "/var/lib/imgseal-debconf.sel";
 
 fn exact(fs: &dyn GuestFs, want: &[String]) -> Result<Option<(Vec<String>, String)>> {
@@ -50,7 +62,7 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
         );
     }
     let mut notes = Vec::new();
-    if ctx.os.is_deb() && fs.exists("/usr/bin/debconf-set-selections")? {
+    if ctx.os.is_deb() && has_debconf_question(fs)? {
         let sel = format!(
             "cloud-init cloud-init/datasources multiselect {}\n",
             want.join(", ")
@@ -80,9 +92,13 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
             notes.push(format!("the package wrote the list ({from})"));
             return Ok(notes);
         }
-        notes.push(
-            "the package did not write the list (Debian's ignores the debconf question)".into(),
-        );
+        notes.push("dpkg-reconfigure did not write the list".into());
+    } else if ctx.os.is_deb() {
+        // Debian's package has no such question: reconfiguring would only rerun its
+        // postinst (14 s under TCG) and change nothing.
+        notes.push(format!(
+            "the installed cloud-init has no {QUESTION} debconf question (Debian's package)"
+        ));
     }
     let cfg_d = CLOUD_CFG_D;
     if fs.is_symlink(cfg_d)? {
@@ -119,6 +135,18 @@ mod tests {
     use crate::ops::testutil::run_op;
 
     const WANT: &str = "datasource_list: [ NoCloud, ConfigDrive, OpenStack, None ]\n";
+    const TEMPLATE: &str = "Template: cloud-init/datasources\nType: multiselect\n";
+
+    fn ok() -> CmdOut {
+        CmdOut {
+            status: 0,
+            output: String::new(),
+        }
+    }
+
+    fn list(fs: &MemFs) -> Vec<String> {
+        effective_datasources(fs).unwrap().0.unwrap().0
+    }
 
     #[test]
     fn rpm_gets_a_dropin_and_a_second_run_changes_nothing() {
@@ -141,17 +169,14 @@ mod tests {
         let fs = MemFs::new()
             .file("/etc/cloud/cloud.cfg", "users: [default]\n")
             .dir("/etc/cloud/cloud.cfg.d")
+            .file(TEMPLATES, TEMPLATE)
             .file("/usr/bin/debconf-set-selections", "")
-            .dir("/var/lib")
             .with_runner(|fs, argv| {
                 if argv[0] == "dpkg-reconfigure" {
                     fs.write("/etc/cloud/cloud.cfg.d/90_dpkg.cfg", WANT.as_bytes())
                         .unwrap();
                 }
-                CmdOut {
-                    status: 0,
-                    output: String::new(),
-                }
+                ok()
             });
         let r = run_op(&fs, &OsInfo::linux("ubuntu", 16, 4), def(), None, false).unwrap();
         assert!(!fs.exists(&join(CLOUD_CFG_D, DROPIN)).unwrap());
@@ -174,24 +199,49 @@ mod tests {
     }
 
     #[test]
-    fn deb_package_that_ignores_debconf_gets_the_dropin() {
+    fn reconfigure_that_does_not_write_the_list_is_followed_by_the_dropin() {
+        let fs = MemFs::new()
+            .file("/etc/cloud/cloud.cfg", "users: [default]\n")
+            .file(TEMPLATES, TEMPLATE)
+            .file("/usr/bin/debconf-set-selections", "")
+            .with_runner(|_, _| ok());
+        let r = run_op(&fs, &OsInfo::linux("ubuntu", 16, 4), def(), None, false).unwrap();
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("dpkg-reconfigure did not write the list")),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(fs.commands.borrow().len(), 2);
+        assert_eq!(
+            list(&fs),
+            vec!["NoCloud", "ConfigDrive", "OpenStack", "None"]
+        );
+    }
+
+    #[test]
+    fn deb_package_without_the_question_gets_the_dropin_without_reconfiguring() {
         let fs = MemFs::new()
             .file("/etc/cloud/cloud.cfg", "users: [default]\n")
             .file("/etc/cloud/cloud.cfg.d/05_logging.cfg", "output: {}\n")
             .file("/usr/bin/debconf-set-selections", "")
-            .dir("/var/lib")
-            .with_runner(|_, _| CmdOut {
-                status: 0,
-                output: String::new(),
-            });
+            .with_runner(|_, _| ok());
         let r = run_op(&fs, &OsInfo::linux("debian", 12, 4), def(), None, false).unwrap();
         assert!(
-            r.notes.iter().any(|n| n.contains("did not write")),
+            r.notes
+                .iter()
+                .any(|n| n.contains("no cloud-init/datasources debconf question")),
             "{:?}",
             r.notes
         );
+        assert!(
+            fs.commands.borrow().is_empty(),
+            "{:?}",
+            fs.commands.borrow()
+        );
         assert_eq!(
-            effective_datasources(&fs).unwrap().0.unwrap().0,
+            list(&fs),
             vec!["NoCloud", "ConfigDrive", "OpenStack", "None"]
         );
     }
