@@ -489,8 +489,10 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                         }
                     }
                     if !runnable.is_empty() {
-                        *launches.lock().unwrap() += 1;
                         let outs = convert::run_group(shared, &runnable);
+                        if outs.iter().any(|g| g.images_per_launch > 0) {
+                            *launches.lock().unwrap() += 1;
+                        }
                         let secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
                         for ((k, gr), _) in index.iter().zip(outs).zip(0..) {
                             let i = group[*k];
@@ -502,7 +504,8 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                             let mut res = results.lock().unwrap();
                             let r = res[i].as_mut().unwrap();
                             r.seconds = secs;
-                            r.images_per_launch = Some(gr.images_per_launch);
+                            r.images_per_launch =
+                                (gr.images_per_launch > 0).then_some(gr.images_per_launch);
                             match gr.result {
                                 Ok(outcome) => outcome_result(r, &outcome),
                                 Err(e) => {
@@ -672,6 +675,68 @@ mod tests {
         let n = default_jobs();
         assert!(n >= 1);
         assert!(n <= std::thread::available_parallelism().unwrap().get());
+    }
+
+    #[test]
+    fn the_summary_table_lists_every_image_and_the_failures() {
+        let ok = ImageResult {
+            input: "/in/centos7.qcow2".into(),
+            output: "/out/centos7.qcow2".into(),
+            status: "ok".into(),
+            error: None,
+            seconds: 61.4,
+            sha256: Some("ab".repeat(32)),
+            os: Some("centos 7.9".into()),
+            rules_fixed: vec!["R2".into(), "R4".into()],
+            size: Some(460 << 20),
+            images_per_launch: Some(2),
+            log: "/out/centos7.qcow2.log".into(),
+        };
+        let bad = ImageResult {
+            input: "/in/notes.txt".into(),
+            status: "failed".into(),
+            error: Some("/in/notes.txt: no partition table".into()),
+            sha256: None,
+            os: None,
+            rules_fixed: vec![],
+            size: None,
+            images_per_launch: None,
+            log: "/out/notes.txt.qcow2.log".into(),
+            ..ok.clone()
+        };
+        let t = render(&Summary {
+            schema: 1,
+            images: vec![ok, bad],
+            launches: 1,
+            seconds: 70.0,
+        });
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(
+            lines[0].starts_with("image") && lines[0].contains("rules fixed"),
+            "{t}"
+        );
+        assert!(
+            lines[1].starts_with("centos7.qcow2")
+                && lines[1].contains("R2,R4")
+                && lines[1].contains("abababababababab"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("notes.txt") && lines[2].contains("failed"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "/in/notes.txt: /in/notes.txt: no partition table\n  log: /out/notes.txt.qcow2.log"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.trim_end().ends_with(
+                "1 converted, 0 skipped, 1 failed in 70 s; 1 appliance launch(es) for 1 image(s)"
+            ),
+            "{t}"
+        );
     }
 
     #[test]

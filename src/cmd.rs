@@ -12,6 +12,7 @@ const STDERR_TAIL: usize = 2000;
 pub struct Cmd {
     inner: Command,
     line: String,
+    timeout: Option<std::time::Duration>,
 }
 
 impl Cmd {
@@ -22,7 +23,14 @@ impl Cmd {
         Cmd {
             inner,
             line: program.to_string(),
+            timeout: None,
         }
+    }
+
+    /// Kills the command if it runs longer (a hostile image must not hang imgseal).
+    pub fn timeout(mut self, d: std::time::Duration) -> Cmd {
+        self.timeout = Some(d);
+        self
     }
 
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
@@ -81,16 +89,49 @@ impl Cmd {
     pub fn output_any(mut self) -> Result<Output> {
         crate::signals::check()?;
         trace(&self.line);
-        let child = self
+        let mut child = self
             .inner
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("running {}", self.line))?;
         let _guard = crate::signals::ChildGuard::new(child.id());
-        child
-            .wait_with_output()
-            .with_context(|| format!("running {}", self.line))
+        let Some(limit) = self.timeout else {
+            return child
+                .wait_with_output()
+                .with_context(|| format!("running {}", self.line));
+        };
+        // Read both pipes on threads so the child never blocks on a full pipe while waited.
+        let read = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let out_t = read(Box::new(child.stdout.take().expect("piped")));
+        let err_t = read(Box::new(child.stderr.take().expect("piped")));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(st) = child.try_wait()? {
+                break st;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "{} did not finish within {} s and was stopped",
+                    self.line,
+                    limit.as_secs()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        Ok(Output {
+            status,
+            stdout: out_t.join().unwrap_or_default(),
+            stderr: err_t.join().unwrap_or_default(),
+        })
     }
 
     /// Starts the command in the background with the given stdio for stderr/stdout.
@@ -161,6 +202,28 @@ mod tests {
         assert!(s.contains("sh -c 'echo boom >&2; exit 3' failed"), "{s}");
         assert!(s.contains("exit status: 3"), "{s}");
         assert!(s.ends_with("boom"), "{s}");
+    }
+
+    #[test]
+    fn a_hanging_command_is_stopped_at_its_timeout() {
+        let t0 = std::time::Instant::now();
+        let e = Cmd::new("sleep")
+            .arg("30")
+            .timeout(std::time::Duration::from_millis(300))
+            .output_any()
+            .unwrap_err();
+        assert!(t0.elapsed().as_secs() < 5);
+        assert!(
+            e.to_string().contains("sleep 30 did not finish within 0 s"),
+            "{e}"
+        );
+        let out = Cmd::new("sh")
+            .args(["-c", "echo out; echo err >&2"])
+            .timeout(std::time::Duration::from_secs(10))
+            .output_any()
+            .unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
     }
 
     #[test]

@@ -205,7 +205,8 @@ pub struct GroupResult {
     /// The failure came from sharing an appliance (launch, inspection, a lost appliance): the
     /// image deserves a retry alone.
     pub shared_failure: bool,
-    /// Images the appliance that served this one served in all.
+    /// Images the appliance that served this one served in all (0: no appliance was
+    /// launched for it, e.g. the input was refused while attaching).
     pub images_per_launch: usize,
 }
 
@@ -309,7 +310,7 @@ pub fn run_group(shared: &Shared, jobs: &[(Job, &dyn Reporter)]) -> Vec<GroupRes
         .collect();
     for s in slots.iter_mut() {
         if let Err(e) = prepare(s, shared) {
-            s.fail(e, false, 1);
+            s.fail(e, false, 0);
         }
         s.stages.done("attach");
     }

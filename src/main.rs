@@ -240,7 +240,12 @@ fn main() {
         }
         Err(e) => {
             rep.finish();
-            eprintln!("imgseal: error: {e:#}");
+            // One line, whatever the causes spelled: scripts read the last line.
+            let msg = format!("{e:#}")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("imgseal: error: {msg}");
             exit::ERROR
         }
     };

@@ -19,7 +19,7 @@ fn refused(
     limit: Duration,
 ) -> String {
     let t = Imgseal::new();
-    let before = input.filter(|p| p.is_file()).map(sha256_file);
+    let before = input.filter(|p| p.is_file()).map(fingerprint);
     let t0 = Instant::now();
     let out = t.run(args);
     assert!(t0.elapsed() < limit, "{args:?} took {:?}", t0.elapsed());
@@ -31,7 +31,7 @@ fn refused(
         assert!(err.contains(e), "{args:?}: expected {e:?} in:\n{err}");
     }
     if let (Some(p), Some(h)) = (input, before) {
-        assert_eq!(sha256_file(p), h, "{} changed", p.display());
+        assert_eq!(fingerprint(p), h, "{} changed", p.display());
     }
     assert!(
         t.leftovers().is_empty(),
@@ -39,6 +39,24 @@ fn refused(
         t.leftovers()
     );
     err
+}
+
+/// The sha256 of a file; for a huge sparse one (terabytes of holes) its size, mtime and
+/// the sha256 of its first 64 MiB, which is what a refusal could have touched.
+fn fingerprint(p: &Path) -> String {
+    let m = std::fs::metadata(p).unwrap();
+    if m.len() <= 4 << 30 {
+        return sha256_file(p);
+    }
+    use sha2::Digest;
+    use std::io::Read;
+    let mut buf = vec![0u8; 64 << 20];
+    let n = std::fs::File::open(p).unwrap().read(&mut buf).unwrap();
+    let h: String = sha2::Sha256::digest(&buf[..n])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{} {:?} {h}", m.len(), m.modified().unwrap())
 }
 
 const FAST: Duration = Duration::from_secs(20);
@@ -119,7 +137,7 @@ fn broken_containers_are_refused_before_any_launch() {
     let big = p("huge.raw");
     std::fs::File::create(&big)
         .unwrap()
-        .set_len(64 << 40)
+        .set_len(8 << 40) // ext4 files stop at 16 TiB; the qcow2 below is 64 TiB
         .unwrap();
     refused(
         &["-q", "inspect", s(&big)],
@@ -661,10 +679,10 @@ fn the_host_stays_safe_during_a_conversion() {
         if l == "qemu-img --version" {
             continue;
         }
-        assert!(
-            l.contains(" -f ") || l.contains("--format="),
-            "a qemu command without an explicit format: {l}"
-        );
+        let explicit = l.contains(" -f ")
+            || l.contains("--format=")
+            || (l.contains("json:{") && l.contains("\"driver\":\""));
+        assert!(explicit, "a qemu command without an explicit format: {l}");
         if l.contains(" -b ") {
             assert!(l.contains(" -F "), "a backing file without its format: {l}");
         }
@@ -688,6 +706,8 @@ fn no_host_shell_anywhere_in_the_source() {
     // Host commands are argv vectors (Cmd); a shell would interpolate guest-derived text.
     for e in walk(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))) {
         let text = std::fs::read_to_string(&e).unwrap();
+        // The product code, not its unit tests (which run `sh -c` to test the helper).
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
         for bad in [
             "Command::new(\"sh\")",
             "Command::new(\"bash\")",

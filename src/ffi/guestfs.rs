@@ -112,6 +112,14 @@ unsafe fn take_string_list(p: *mut *mut c_char) -> Vec<String> {
     out
 }
 
+/// libguestfs appends a paragraph of debugging advice to some errors; keep what went wrong.
+pub fn first_sentence(msg: &str) -> String {
+    let cut = msg
+        .find("\nTo see full error messages")
+        .unwrap_or(msg.len());
+    msg[..cut].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Turns a flat `[k1, v1, k2, v2, ...]` list (libguestfs "hashtable" returns) into pairs.
 pub fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
     let mut it = flat.into_iter();
@@ -267,7 +275,7 @@ impl Handle {
         let errno = unsafe { sys::guestfs_last_errno(self.g) };
         GuestfsError {
             call,
-            message,
+            message: first_sentence(&message),
             errno,
         }
     }
@@ -604,6 +612,10 @@ impl Handle {
             sys::guestfs_list_filesystems(g)
         })
         .map(pairs)
+    }
+
+    pub fn list_devices(&self) -> Result<Vec<String>> {
+        self.list_call("list_devices", |g| unsafe { sys::guestfs_list_devices(g) })
     }
 
     pub fn list_partitions(&self) -> Result<Vec<String>> {
@@ -993,6 +1005,16 @@ mod tests {
                 vec![("/dev/sda1".to_string(), "ext4".to_string())]
             );
         }
+    }
+
+    #[test]
+    fn debugging_advice_is_cut_from_messages() {
+        let m = "/usr/bin/qemu-system-x86_64 killed by signal 9 (Killed).\nTo see full error messages you may need to enable debugging.\nDo:\n  export LIBGUESTFS_DEBUG=1";
+        assert_eq!(
+            first_sentence(m),
+            "/usr/bin/qemu-system-x86_64 killed by signal 9 (Killed)."
+        );
+        assert_eq!(first_sentence("a\n  b"), "a b");
     }
 
     #[test]

@@ -329,8 +329,13 @@ impl Appliance {
 
     /// Why a disk shows no operating system: an encrypted volume says so by name.
     pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
-        let fs = self.h.list_filesystems().unwrap_or_default();
-        if let Some((dev, _)) = fs.iter().find(|(_, t)| t == "crypto_LUKS") {
+        // list_filesystems leaves LUKS volumes out: ask each partition (and disk) its type.
+        let mut devs = self.h.list_partitions().unwrap_or_default();
+        devs.extend(self.h.list_devices().unwrap_or_default());
+        let luks = devs
+            .into_iter()
+            .find(|d| self.h.vfs_type(d).is_ok_and(|t| t == "crypto_LUKS"));
+        if let Some(dev) = luks {
             return anyhow::anyhow!(
                 "{image}: the root filesystem is encrypted ({dev} is a LUKS volume); imgseal works offline without keys, so \
                  decrypt the image first"

@@ -145,9 +145,6 @@ pub fn create_overlay(probe: &Probe, overlay: &Path) -> Result<()> {
 /// Probe, overlay, export, and reject a disk with nothing recognisable in its first MiB.
 pub fn attach(input: &Input, opts: &AttachOpts) -> Result<Attached> {
     let probe = probe::probe(input, opts.format.as_deref(), opts.allow_backing)?;
-    if opts.allow_backing {
-        probe::check_chain(&probe)?;
-    }
     let work = Workdir::new()?;
     let overlay = work.path().join("overlay.qcow2");
     create_overlay(&probe, &overlay)?;

@@ -192,7 +192,7 @@ impl QemuImgInfo {
                 if let Some(extents) = fs.data.get("extents").and_then(|v| v.as_array()) {
                     for e in extents {
                         if let Some(f) = e.get("filename").and_then(|v| v.as_str()) {
-                            if f != own_name {
+                            if f != own_name && !out.iter().any(|o| o == f) {
                                 out.push(f.to_string());
                             }
                         }
@@ -271,7 +271,9 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
             }
         );
     }
-    let cmd = Cmd::new("qemu-img").args(["info", "--output=json", "-U", "-f", detected]);
+    let cmd = Cmd::new("qemu-img")
+        .args(["info", "--output=json", "-U", "-f", detected])
+        .timeout(std::time::Duration::from_secs(120));
     let out = cmd.arg(&name).output_any()?;
     if !out.status.success() {
         let err = crate::cmd::stderr_tail(&out.stderr);
@@ -288,16 +290,21 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
     }
     let info = QemuImgInfo::parse(&String::from_utf8_lossy(&out.stdout))?;
     check_policy(input, &info, allow_backing)?;
-    if info.format == "qcow2" {
-        check_qcow2(input)?;
-    }
-    Ok(Probe {
+    let p = Probe {
         input: input.clone(),
         format: detected.to_string(),
         format_given: format.is_some(),
         virtual_size: info.virtual_size,
         backing: info.backing_filename.clone(),
-    })
+    };
+    // The chain (loops, missing layers) first: qemu-img check would open the backing file.
+    if allow_backing {
+        check_chain(&p)?;
+    }
+    if info.format == "qcow2" {
+        check_qcow2(input)?;
+    }
+    Ok(p)
 }
 
 /// imgseal's input policy over a parsed probe (pure, so it is unit tested).
@@ -355,9 +362,16 @@ pub struct QemuImgCheck {
 /// would read the missing clusters as zeros and the conversion would silently lose data.
 /// The metadata walk takes milliseconds even for large images.
 pub fn check_qcow2(input: &Input) -> Result<()> {
+    // The image alone, its backing file (if any) not opened: `"backing": null`.
+    let spec = serde_json::json!({
+        "driver": "qcow2",
+        "file": { "driver": "file", "filename": input.qemu_name() },
+        "backing": null,
+    });
     let out = Cmd::new("qemu-img")
-        .args(["check", "--output=json", "-U", "-f", "qcow2"])
-        .arg(input.qemu_name())
+        .args(["check", "--output=json", "-U"])
+        .arg(format!("json:{spec}"))
+        .timeout(std::time::Duration::from_secs(300))
         .output_any()?;
     let c: QemuImgCheck = match serde_json::from_slice(&out.stdout) {
         Ok(c) => c,

@@ -1,0 +1,215 @@
+//! Issue: batch. A mixed batch in one shared appliance (good images, an image whose
+//! filesystem refuses writes, a disk with no OS, a non-image), then --resume, then the lock.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn entry<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["input"].as_str().unwrap().ends_with(name))
+        .unwrap_or_else(|| panic!("{name} not in {j}"))
+}
+
+#[test]
+fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let notes = d.path().join("notes.txt");
+    std::fs::write(&notes, "not a disk image\n".repeat(100_000)).unwrap();
+    let inputs = [
+        fixture("centos6.qcow2"),
+        fixture("centos7.qcow2"),
+        fixture("fserr.qcow2"),
+        fixture("blank.qcow2"),
+        notes.clone(),
+    ];
+    let shas: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
+    let t = Imgseal::new();
+    let mut args: Vec<String> = [
+        "-q",
+        "batch",
+        "--json",
+        "--jobs",
+        "1",
+        "--per-launch",
+        "4",
+        "--vendor-dir",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(vendor_dir().to_string_lossy().into_owned());
+    args.push("--out-dir".into());
+    args.push(out.to_string_lossy().into_owned());
+    args.extend(inputs.iter().map(|p| p.to_string_lossy().into_owned()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = t.run(&refs);
+    assert_eq!(
+        run.status.code(),
+        Some(2),
+        "a failed image makes the batch fail: {}",
+        stderr(&run)
+    );
+    let j = json(&run);
+    assert_eq!(j["schema"], 1);
+    for (p, sha) in inputs.iter().zip(&shas) {
+        assert_eq!(&sha256_file(p), sha, "{} changed", p.display());
+    }
+    for img in j["images"].as_array().unwrap() {
+        for k in ["input", "output", "status", "seconds"] {
+            assert!(!img[k].is_null(), "{k} missing in {img}");
+        }
+        assert!(
+            img.get("error").is_some() && img.get("sha256").is_some(),
+            "{img}"
+        );
+        assert!(
+            Path::new(img["log"].as_str().unwrap()).exists(),
+            "a log per image: {img}"
+        );
+    }
+    // The good images converted in the shared appliance, and verify.
+    for name in ["centos6.qcow2", "centos7.qcow2"] {
+        let e = entry(&j, name);
+        assert_eq!(e["status"], "ok", "{e}");
+        assert_eq!(e["images_per_launch"], 4, "{e}");
+        let output = e["output"].as_str().unwrap();
+        assert_eq!(e["sha256"], sha256_file(Path::new(output)));
+        let v = t.run(&["-q", "verify", output]);
+        assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+        assert!(
+            e["rules_fixed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "R2"),
+            "{e}"
+        );
+    }
+    // The others failed, each with its reason, and left nothing under their output names.
+    let fserr = entry(&j, "fserr.qcow2");
+    assert_eq!(fserr["status"], "failed");
+    assert!(
+        fserr["error"]
+            .as_str()
+            .unwrap()
+            .contains("marked as having errors"),
+        "{fserr}"
+    );
+    let blank = entry(&j, "blank.qcow2");
+    assert_eq!(blank["status"], "failed");
+    assert!(
+        blank["error"]
+            .as_str()
+            .unwrap()
+            .contains("no operating system found"),
+        "{blank}"
+    );
+    assert_eq!(
+        blank["images_per_launch"], 1,
+        "retried alone after failing in the shared appliance: {blank}"
+    );
+    let nt = entry(&j, "notes.txt");
+    assert_eq!(nt["status"], "failed");
+    assert!(
+        nt["error"]
+            .as_str()
+            .unwrap()
+            .contains("no partition table or filesystem"),
+        "{nt}"
+    );
+    assert!(
+        nt["images_per_launch"].is_null(),
+        "refused without a launch: {nt}"
+    );
+    assert_eq!(
+        j["launches"], 2,
+        "one shared launch plus the blank disk's retry alone"
+    );
+    for f in std::fs::read_dir(&out).unwrap() {
+        let n = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.ends_with(".partial"), "{n}");
+        assert!(!n.starts_with("fserr.qcow2") || n.ends_with(".log"), "{n}");
+        assert!(!n.starts_with("blank.qcow2") || n.ends_with(".log"), "{n}");
+    }
+    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
+
+    // --resume skips what is done; the non-image still fails.
+    let resume = t.run(&[
+        "-q",
+        "batch",
+        "--json",
+        "--resume",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        fixture("centos6.qcow2").to_str().unwrap(),
+        fixture("centos7.qcow2").to_str().unwrap(),
+        notes.to_str().unwrap(),
+    ]);
+    assert_eq!(resume.status.code(), Some(2));
+    let r = json(&resume);
+    for name in ["centos6.qcow2", "centos7.qcow2"] {
+        let e = entry(&r, name);
+        assert_eq!(e["status"], "skipped", "{e}");
+        assert_eq!(e["sha256"], entry(&j, name)["sha256"]);
+    }
+    assert_eq!(entry(&r, "notes.txt")["status"], "failed");
+    assert_eq!(r["launches"], 0);
+
+    // While a batch holds the out dir, a second one is refused.
+    let lock = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open(out.join(".imgseal-batch.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let second = t.run(&[
+        "-q",
+        "batch",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        "--out-dir",
+        out.to_str().unwrap(),
+        notes.to_str().unwrap(),
+    ]);
+    assert_eq!(second.status.code(), Some(2));
+    assert!(
+        stderr(&second).contains("another imgseal batch is writing this directory"),
+        "{}",
+        stderr(&second)
+    );
+    drop(lock);
+}
+
+#[test]
+fn clashing_outputs_and_missing_out_dir_arguments_are_refused() {
+    let t = Imgseal::new();
+    let d = tempfile::tempdir().unwrap();
+    let a = d.path().join("a");
+    let b = d.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("disk.qcow2"), b"x").unwrap();
+    std::fs::write(b.join("disk.img"), b"x").unwrap();
+    let out = t.run(&[
+        "-q",
+        "batch",
+        "--out-dir",
+        d.path().join("o").to_str().unwrap(),
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("would both be written to disk.qcow2"),
+        "{}",
+        stderr(&out)
+    );
+}
