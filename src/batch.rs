@@ -434,7 +434,11 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                     for &i in &group {
                         let e = &o.entries[i];
                         let log_path = o.out_dir.join(format!("{}.log", e.output));
-                        let log = File::create(&log_path)
+                        // Appended: a retry alone keeps the shared attempt's story.
+                        let log = File::options()
+                            .create(true)
+                            .append(true)
+                            .open(&log_path)
                             .unwrap_or_else(|_| File::create("/dev/null").unwrap());
                         let bar = multi.as_ref().map(|m| {
                             let b = m.insert_before(
@@ -497,7 +501,15 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                         for ((k, gr), _) in index.iter().zip(outs).zip(0..) {
                             let i = group[*k];
                             if gr.shared_failure && !alone {
-                                reps[*k].note("failed in a shared appliance; retrying alone");
+                                let why = gr
+                                    .result
+                                    .as_ref()
+                                    .err()
+                                    .map(|e| format!("{e:#}"))
+                                    .unwrap_or_default();
+                                reps[*k].note(&format!(
+                                    "failed in a shared appliance ({why}); retrying alone"
+                                ));
                                 retry_alone.lock().unwrap().push_back(i);
                                 continue;
                             }

@@ -381,7 +381,7 @@ pub fn run_group(shared: &Shared, jobs: &[(Job, &dyn Reporter)]) -> Vec<GroupRes
         if let Err(e) = r {
             slots[*i].fail(e, false, n);
             // A dead appliance cannot serve the rest of the group.
-            if app.handle().exists("/").is_err() {
+            if app.handle().list_devices().is_err() {
                 let name = slots[*i].name();
                 for j in &live {
                     if slots[*j].alive() {
@@ -477,7 +477,7 @@ fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) ->
     let image = slot.name();
     let mut os = slot.os.take().expect("inspected");
     app.handle().umount_all()?;
-    let mounts = app.mount_os(&mut os, shared.dry_run)?;
+    let mounts = app.mount_os(&mut os, shared.dry_run, n > 1)?;
     rep.stage("check", "before");
     let guest = app.guest(rep);
     let before = shared.report(&guest, &os, &image);

@@ -53,7 +53,7 @@ impl Session {
         rep.stage("inspect", "identifying the operating system");
         let mut os = app.inspect(&input.display())?;
         let mounts = if os.is_linux() {
-            app.mount_os(&mut os, opts.readonly)?
+            app.mount_os(&mut os, opts.readonly, false)?
         } else {
             vec![]
         };

@@ -275,8 +275,13 @@ impl Appliance {
 
     /// Mounts the guest's filesystems at their mountpoints (shortest first) and fills in
     /// what needs files (the init system). Returns (mountpoint, device) pairs mounted.
-    pub fn mount_os(&self, os: &mut OsInfo, readonly: bool) -> Result<Vec<(String, String)>> {
-        let mut mps = self.h.inspect_get_mountpoints(&os.root)?;
+    pub fn mount_os(
+        &self,
+        os: &mut OsInfo,
+        readonly: bool,
+        shared: bool,
+    ) -> Result<Vec<(String, String)>> {
+        let mut mps = self.mountpoints(os, shared)?;
         mps.sort_by_key(|(mp, _)| mp.len());
         let mut mounted = Vec::new();
         for (mp, dev) in mps {
@@ -301,6 +306,54 @@ impl Appliance {
             os.init_system = initsys::detect(&self.guest(&crate::ui::Recorder::default()))?;
         }
         Ok(mounted)
+    }
+
+    /// The guest's mountpoints, each on the guest's own disk. `/` is always the inspected
+    /// root. With several disks in one appliance (batch) an fstab entry such as `/dev/sda1`
+    /// or a UUID shared by copies of one image can resolve to another disk: such an entry
+    /// is mapped back onto the root's disk (the filesystem with the same UUID there, or the
+    /// same partition number), or left unmounted.
+    pub fn mountpoints(&self, os: &OsInfo, shared: bool) -> Result<Vec<(String, String)>> {
+        let mut mps = self.h.inspect_get_mountpoints(&os.root)?;
+        mps.retain(|(mp, _)| mp != "/");
+        mps.push(("/".to_string(), os.root.clone()));
+        if !shared {
+            return Ok(mps);
+        }
+        let Some(own) = self.disk_index(&os.root) else {
+            return Ok(mps.into_iter().filter(|(mp, _)| mp == "/").collect());
+        };
+        let own_fs: Vec<String> = self
+            .h
+            .list_filesystems()?
+            .into_iter()
+            .map(|(d, _)| d)
+            .filter(|d| self.disk_index(d) == Some(own))
+            .collect();
+        let mut out = Vec::new();
+        for (mp, dev) in mps {
+            if self.disk_index(&dev) == Some(own) {
+                out.push((mp, dev));
+                continue;
+            }
+            let uuid = self.h.vfs_uuid(&dev).ok().filter(|u| !u.is_empty());
+            let by_uuid = uuid.and_then(|u| {
+                own_fs
+                    .iter()
+                    .find(|d| self.h.vfs_uuid(d).ok().as_deref() == Some(u.as_str()))
+                    .cloned()
+            });
+            let by_number = partition_number(&dev).and_then(|n| {
+                own_fs
+                    .iter()
+                    .find(|d| partition_number(d) == Some(n))
+                    .cloned()
+            });
+            if let Some(d) = by_uuid.or(by_number) {
+                out.push((mp, d));
+            }
+        }
+        Ok(out)
     }
 
     /// Writing to an ext filesystem the kernel has marked with errors could make the damage
@@ -377,6 +430,17 @@ pub fn single_root(image: &str, roots: &[String]) -> Result<String> {
             many.join(", ")
         ),
     }
+}
+
+/// The partition number of `/dev/sdb3` (3).
+pub fn partition_number(dev: &str) -> Option<u32> {
+    let digits: String = dev
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    disk_index_of_name(dev)?;
+    digits.chars().rev().collect::<String>().parse().ok()
 }
 
 /// `/dev/sda1` → 0, `/dev/sdb` → 1, `/dev/sdaa3` → 26 (libguestfs names drives in the order
@@ -635,6 +699,9 @@ mod tests {
         assert_eq!(disk_index_of_name("/dev/vdc2"), Some(2));
         assert_eq!(disk_index_of_name("/dev/centos/root"), None);
         assert_eq!(disk_index_of_name("/dev/sda1x"), None);
+        assert_eq!(partition_number("/dev/sdb3"), Some(3));
+        assert_eq!(partition_number("/dev/sdb"), None);
+        assert_eq!(partition_number("/dev/mapper/x1"), None);
     }
 
     #[test]
