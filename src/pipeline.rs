@@ -69,17 +69,6 @@ impl Session {
         self.app.guest(rep)
     }
 
-    /// Shuts the appliance down (checked) and stops the export, keeping the overlay (and
-    /// the work dir) for sealing.
-    pub fn shutdown(self) -> Result<Attached> {
-        let Session {
-            app, mut attached, ..
-        } = self;
-        app.shutdown()?;
-        attached.stop_export()?;
-        Ok(attached)
-    }
-
     /// Shuts the appliance down (checked) and removes the export, overlay and work dir.
     pub fn close(self) -> Result<()> {
         let Session { app, attached, .. } = self;

@@ -388,33 +388,11 @@ impl Handle {
         check_int!(self, "set_memsize", sys::guestfs_set_memsize(self.g, mib)).map(drop)
     }
 
-    pub fn set_smp(&self, n: i32) -> Result<()> {
-        check_int!(self, "set_smp", sys::guestfs_set_smp(self.g, n)).map(drop)
-    }
-
     pub fn set_network(&self, on: bool) -> Result<()> {
         check_int!(
             self,
             "set_network",
             sys::guestfs_set_network(self.g, on as c_int)
-        )
-        .map(drop)
-    }
-
-    pub fn set_trace(&self, on: bool) -> Result<()> {
-        check_int!(
-            self,
-            "set_trace",
-            sys::guestfs_set_trace(self.g, on as c_int)
-        )
-        .map(drop)
-    }
-
-    pub fn set_verbose(&self, on: bool) -> Result<()> {
-        check_int!(
-            self,
-            "set_verbose",
-            sys::guestfs_set_verbose(self.g, on as c_int)
         )
         .map(drop)
     }
@@ -761,11 +739,6 @@ impl Handle {
         )
     }
 
-    /// Raw `blkid` key/value pairs for a device.
-    pub fn blkid(&self, dev: &str) -> Result<Vec<(String, String)>> {
-        self.path_list("blkid", dev, sys::guestfs_blkid).map(pairs)
-    }
-
     // ---- files (paths are resolved inside the guest root by the appliance) ----
 
     pub fn exists(&self, path: &str) -> Result<bool> {
@@ -858,10 +831,6 @@ impl Handle {
         self.two_paths("upload", host_file, guest_path, sys::guestfs_upload)
     }
 
-    pub fn download(&self, guest_path: &str, host_file: &str) -> Result<()> {
-        self.two_paths("download", guest_path, host_file, sys::guestfs_download)
-    }
-
     pub fn rm(&self, path: &str) -> Result<()> {
         self.path_int("rm", path, sys::guestfs_rm).map(drop)
     }
@@ -894,16 +863,6 @@ impl Handle {
             self,
             "chmod",
             sys::guestfs_chmod(self.g, mode as c_int, p.as_ptr())
-        )
-        .map(drop)
-    }
-
-    pub fn lchown(&self, uid: u32, gid: u32, path: &str) -> Result<()> {
-        let p = to_cstring("lchown", path)?;
-        check_int!(
-            self,
-            "lchown",
-            sys::guestfs_lchown(self.g, uid as c_int, gid as c_int, p.as_ptr())
         )
         .map(drop)
     }

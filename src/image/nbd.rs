@@ -91,20 +91,6 @@ impl NbdExport {
         &self.socket
     }
 
-    /// `unix:PATH`, the server string libguestfs takes.
-    pub fn guestfs_server(&self) -> String {
-        format!("unix:{}", self.socket.display())
-    }
-
-    /// `nbd+unix:///imgseal?socket=PATH`, the URI qemu tools take.
-    pub fn uri(&self) -> String {
-        format!("nbd+unix:///{EXPORT_NAME}?socket={}", self.socket.display())
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
-    }
-
     /// Opens a client connection with imgseal's own NBD client.
     pub fn connect(&self) -> Result<NbdReader> {
         NbdReader::connect_unix(&self.socket, EXPORT_NAME)

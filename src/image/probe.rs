@@ -218,8 +218,6 @@ pub struct Probe {
     pub input: Input,
     /// Always known after a probe; passed explicitly to every qemu tool.
     pub format: String,
-    /// True when the format came from `--format`, false when qemu-img detected it.
-    pub format_given: bool,
     pub virtual_size: u64,
     pub backing: Option<String>,
 }
@@ -293,7 +291,6 @@ pub fn probe(input: &Input, format: Option<&str>, allow_backing: bool) -> Result
     let p = Probe {
         input: input.clone(),
         format: detected.to_string(),
-        format_given: format.is_some(),
         virtual_size: info.virtual_size,
         backing: info.backing_filename.clone(),
     };
