@@ -221,7 +221,7 @@ pub struct BatchOpts {
     /// Images per appliance launch.
     pub per_launch: usize,
     pub resume: bool,
-    pub base: convert::ConvertOpts,
+    pub settings: convert::Settings,
     pub verbose: bool,
     pub quiet: bool,
 }
@@ -337,11 +337,11 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
 
     // Shared settings per profile (a job file may name several).
     let mut shareds: BTreeMap<String, Shared> = BTreeMap::new();
-    let base_profile = o.base.profile.source.clone();
+    let base_profile = o.settings.profile.source.clone();
     for e in &o.entries {
         let key = e.profile.clone().unwrap_or_else(|| base_profile.clone());
         if !shareds.contains_key(&key) {
-            let mut opts = o.base.clone();
+            let mut opts = o.settings.clone();
             if let Some(p) = &e.profile {
                 opts.profile = crate::profile::load(p)?;
             }

@@ -81,37 +81,12 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct ConvertArgs {
-    #[command(flatten)]
-    pub image: ImageArgs,
-
-    /// Where to write the sealed image (refused if it exists, unless --force).
-    #[arg(short, long, value_name = "OUTPUT", required_unless_present_any = ["in_place", "dry_run"])]
-    pub output: Option<std::path::PathBuf>,
-
-    /// Replace the input with the sealed image (written beside it, renamed over it).
-    #[arg(long, conflicts_with = "output")]
-    pub in_place: bool,
-
-    /// Replace an existing OUTPUT.
-    #[arg(long)]
-    pub force: bool,
-
-    #[command(flatten)]
-    pub profile: ProfileArgs,
-
+/// How the operations run and what the output looks like (convert and batch).
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
     /// Skip an operation (repeatable); see `imgseal rules`.
     #[arg(long, value_name = "OP")]
     pub skip: Vec<String>,
-
-    /// Run only these operations (repeatable).
-    #[arg(long, value_name = "OP", conflicts_with = "skip")]
-    pub only: Vec<String>,
-
-    /// Attach read-only and print what each operation would change; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
 
     /// Give the appliance a network (lets `apt-get install -f` fetch missing dependencies
     /// of the vendor package).
@@ -134,6 +109,38 @@ pub struct ConvertArgs {
     /// Also write OUTPUT.md5 (some cloud consoles ask for MD5).
     #[arg(long)]
     pub md5: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Where to write the sealed image (refused if it exists, unless --force).
+    #[arg(short, long, value_name = "OUTPUT", required_unless_present_any = ["in_place", "dry_run"])]
+    pub output: Option<std::path::PathBuf>,
+
+    /// Replace the input with the sealed image (written beside it, renamed over it).
+    #[arg(long, conflicts_with = "output")]
+    pub in_place: bool,
+
+    /// Replace an existing OUTPUT.
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    /// Run only these operations (repeatable).
+    #[arg(long, value_name = "OP", conflicts_with = "skip")]
+    pub only: Vec<String>,
+
+    /// Attach read-only and print what each operation would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// Print the manifest (or the plan, or the failed reports) as JSON.
     #[arg(long)]
@@ -173,25 +180,8 @@ pub struct BatchArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Skip an operation (repeatable).
-    #[arg(long, value_name = "OP")]
-    pub skip: Vec<String>,
-
-    /// Give the appliances a network (see convert --network).
-    #[arg(long)]
-    pub network: bool,
-
-    /// Accept vendor packages with no pinned sha256.
-    #[arg(long)]
-    pub allow_unpinned: bool,
-
-    /// Output format of every image.
-    #[arg(long, value_enum, value_name = "FMT")]
-    pub output_format: Option<crate::seal::OutFormat>,
-
-    /// Also write OUTPUT.md5 for every image.
-    #[arg(long)]
-    pub md5: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 
     /// Print the summary as JSON (schema 1).
     #[arg(long)]

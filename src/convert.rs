@@ -25,11 +25,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+/// What every image of a run shares (convert and batch).
 #[derive(Debug, Clone)]
-pub struct ConvertOpts {
-    pub input: Input,
-    pub output: Option<PathBuf>,
-    pub in_place: bool,
+pub struct Settings {
     pub force: bool,
     pub attach: AttachOpts,
     pub profile: profile::Loaded,
@@ -43,6 +41,15 @@ pub struct ConvertOpts {
     pub out_format: Option<OutFormat>,
     pub compress: bool,
     pub md5: bool,
+}
+
+/// One `imgseal convert`.
+#[derive(Debug, Clone)]
+pub struct ConvertOpts {
+    pub input: Input,
+    pub output: Option<PathBuf>,
+    pub in_place: bool,
+    pub settings: Settings,
 }
 
 /// What a dry run prints: the plan.
@@ -123,7 +130,7 @@ pub struct Shared {
 impl Shared {
     /// Loads the vendor manifest and selects the operations; refuses a run whose package
     /// swap has no manifest to take packages from.
-    pub fn new(o: &ConvertOpts) -> Result<Shared> {
+    pub fn new(o: &Settings) -> Result<Shared> {
         let defs = ops::select(&o.skip, &o.only)?;
         let vendor = Vendor::load(&o.vendor_dir).map_err(|e| format!("{e:#}"));
         if let (Err(why), false) = (&vendor, o.dry_run) {
@@ -190,7 +197,7 @@ fn job_target(j: &Job, dry_run: bool) -> Result<Option<PathBuf>> {
 }
 
 pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
-    let shared = Shared::new(o)?;
+    let shared = Shared::new(&o.settings)?;
     let job = Job {
         input: o.input.clone(),
         output: o.output.clone(),

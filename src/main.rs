@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use clap::Parser;
-use imgseal::cli::ImageArgs;
 use imgseal::cli::{Cli, Command};
+use imgseal::cli::{ImageArgs, ProfileArgs, RunArgs};
 use imgseal::ui::{Console, Reporter};
 use imgseal::{
     checks, convert, doctor, exit, image, inspect, pipeline, profile, rules, vendor, verify,
@@ -16,19 +16,51 @@ fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
     }
 }
 
+/// What convert and batch share, from their arguments (configuration errors surface here,
+/// before any image work).
+fn settings(
+    p: &ProfileArgs,
+    r: &RunArgs,
+    img: &ImageArgs,
+    force: bool,
+    only: Vec<String>,
+    dry_run: bool,
+) -> Result<convert::Settings> {
+    Ok(convert::Settings {
+        force,
+        attach: attach_opts(img),
+        profile: profile::load(&p.profile)?,
+        vendor_dir: p.vendor_dir.clone(),
+        skip: r.skip.clone(),
+        only,
+        dry_run,
+        network: r.network,
+        allow_unpinned: r.allow_unpinned,
+        out_format: r.output_format,
+        compress: r.compress,
+        md5: r.md5,
+    })
+}
+
+/// inspect and check: the image attached read-only in one appliance.
+fn open_readonly(a: &ImageArgs, rep: &Console) -> Result<(image::Input, pipeline::Session)> {
+    let input = image::Input::parse(&a.image)?;
+    let opts = pipeline::SessionOpts {
+        attach: attach_opts(a),
+        readonly: true,
+        ..Default::default()
+    };
+    let s = pipeline::Session::open(&input, &opts, rep)?;
+    Ok((input, s))
+}
+
 fn run(cli: Cli, rep: &Console) -> Result<i32> {
     match cli.command {
         Command::Check(a) => {
             // Configuration errors surface before any image work.
             let prof = profile::load(&a.profile.profile)?;
             let vend = vendor::Vendor::load(&a.profile.vendor_dir).map_err(|e| format!("{e:#}"));
-            let input = image::Input::parse(&a.image.image)?;
-            let opts = pipeline::SessionOpts {
-                attach: attach_opts(&a.image),
-                readonly: true,
-                ..Default::default()
-            };
-            let s = pipeline::Session::open(&input, &opts, rep)?;
+            let (input, s) = open_readonly(&a.image, rep)?;
             if !s.os.is_linux() {
                 anyhow::bail!(
                     "{}: a {} guest; imgseal checks Linux guests only",
@@ -66,24 +98,19 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             })
         }
         Command::Convert(a) => {
-            let prof = profile::load(&a.profile.profile)?;
-            let input = image::Input::parse(&a.image.image)?;
+            let settings = settings(
+                &a.profile,
+                &a.run,
+                &a.image,
+                a.force,
+                a.only.clone(),
+                a.dry_run,
+            )?;
             let opts = convert::ConvertOpts {
-                input,
+                input: image::Input::parse(&a.image.image)?,
                 output: a.output.clone(),
                 in_place: a.in_place,
-                force: a.force,
-                attach: attach_opts(&a.image),
-                profile: prof,
-                vendor_dir: a.profile.vendor_dir.clone(),
-                skip: a.skip.clone(),
-                only: a.only.clone(),
-                dry_run: a.dry_run,
-                network: a.network,
-                allow_unpinned: a.allow_unpinned,
-                out_format: a.output_format,
-                compress: a.compress,
-                md5: a.md5,
+                settings,
             };
             let outcome = convert::run(&opts, rep)?;
             rep.finish();
@@ -103,32 +130,20 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             })
         }
         Command::Batch(a) => {
-            let prof = profile::load(&a.profile.profile)?;
-            let entries = imgseal::batch::expand(&a.inputs)?;
-            let base = convert::ConvertOpts {
-                input: image::Input::Nbd(String::new()),
-                output: None,
-                in_place: false,
-                force: a.force,
-                attach: image::AttachOpts::default(),
-                profile: prof,
-                vendor_dir: a.profile.vendor_dir.clone(),
-                skip: a.skip.clone(),
-                only: vec![],
-                dry_run: false,
-                network: a.network,
-                allow_unpinned: a.allow_unpinned,
-                out_format: a.output_format,
-                compress: false,
-                md5: a.md5,
+            let no_image = ImageArgs {
+                image: String::new(),
+                format: None,
+                allow_backing: false,
             };
+            let settings = settings(&a.profile, &a.run, &no_image, a.force, vec![], false)?;
+            let entries = imgseal::batch::expand(&a.inputs)?;
             let summary = imgseal::batch::run(imgseal::batch::BatchOpts {
                 entries,
                 out_dir: a.out_dir.clone(),
                 jobs: a.jobs.unwrap_or_else(imgseal::batch::default_jobs),
                 per_launch: a.per_launch.max(1),
                 resume: a.resume,
-                base,
+                settings,
                 verbose: cli.verbose,
                 quiet: cli.quiet,
             })?;
@@ -192,13 +207,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Inspect(a) => {
-            let input = image::Input::parse(&a.image.image)?;
-            let opts = pipeline::SessionOpts {
-                attach: attach_opts(&a.image),
-                readonly: true,
-                ..Default::default()
-            };
-            let s = pipeline::Session::open(&input, &opts, rep)?;
+            let (_, s) = open_readonly(&a.image, rep)?;
             rep.stage("inspect", "reading configuration");
             let report = inspect::gather(&s, &s.guest(rep))?;
             s.close()?;

@@ -38,29 +38,6 @@ fn raw_content_sha256(img: &Path, fmt: &str) -> String {
     sha256_file(&raw)
 }
 
-fn convert_to(input: &Path, output: &Path, extra: &[&str]) -> Value {
-    let t = Imgseal::new();
-    let vendor = vendor_dir();
-    let mut args = vec![
-        "-q",
-        "convert",
-        "--json",
-        "--vendor-dir",
-        vendor.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args.extend(["-o", output.to_str().unwrap(), input.to_str().unwrap()]);
-    let out = t.run(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "convert failed:\n{}",
-        stderr(&out)
-    );
-    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
-    json(&out)
-}
-
 #[test]
 fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
     let input = fixture("debian12.qcow2");

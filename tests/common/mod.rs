@@ -136,6 +136,32 @@ pub fn pids_with(needle: &str) -> Vec<u32> {
     v
 }
 
+/// `imgseal convert --json` with the test vendor packages; must succeed and leave nothing in
+/// its temp dir. Returns the manifest it printed.
+pub fn convert_to(input: &Path, output: &Path, extra: &[&str]) -> Value {
+    let t = Imgseal::new();
+    let vendor = vendor_dir();
+    let mut args = vec![
+        "-q",
+        "convert",
+        "--json",
+        "--vendor-dir",
+        vendor.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["-o", output.to_str().unwrap(), input.to_str().unwrap()]);
+    let out = t.run(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}: convert failed:\n{}",
+        input.display(),
+        stderr(&out)
+    );
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+    json(&out)
+}
+
 /// An appliance with the given images attached read-only (writes go to libguestfs's own
 /// throwaway overlay), for tests that read outputs with libguestfs directly.
 pub fn open_images(images: &[(&Path, &str)]) -> imgseal::guest::session::Appliance {
