@@ -440,3 +440,66 @@ fn symlinked_traces_leave_etc_intact() {
     );
     app.shutdown().unwrap();
 }
+
+#[test]
+fn a_rule_the_operations_cannot_fix_fails_the_conversion_without_output() {
+    // R1 is never modified: a profile expecting other mirror hosts keeps failing after the
+    // operations, so the conversion stops with exit 1, the reports, and no output.
+    let d = tempfile::tempdir().unwrap();
+    let prof = d.path().join("strict.toml");
+    let builtin = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/jdcloud.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &prof,
+        builtin.replace(
+            "expected_hosts = []",
+            "expected_hosts = [\"mirrors.jdcloud.example\"]",
+        ),
+    )
+    .unwrap();
+    let input = fixture("centos6.qcow2");
+    let before = sha256_file(&input);
+    let out = d.path().join("never.qcow2");
+    let t = Imgseal::new();
+    let r = t.run(&[
+        "-q",
+        "convert",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        "--profile",
+        prof.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
+    let j = json(&r);
+    assert_eq!(j["compliant"], false);
+    assert_eq!(j["after"]["failing_rules"], serde_json::json!(["R1"]));
+    let repos = j["after"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == "repos")
+        .unwrap();
+    assert!(
+        repos["detail"]
+            .as_str()
+            .unwrap()
+            .contains("outside the expected hosts (mirrors.jdcloud.example)"),
+        "{repos}"
+    );
+    assert!(
+        j["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["status"] == "changed")
+    );
+    assert!(!out.exists() && !d.path().join("never.qcow2.partial").exists());
+    assert_eq!(sha256_file(&input), before);
+    assert!(t.leftovers().is_empty());
+}
