@@ -210,6 +210,8 @@ EOF
 # ---------------------------------------------------------------------------------------
 # 3. Layout helpers.
 put() { # put ROOT PATH CONTENT [MODE]
+  # Never write through a guest symlink out of the root (/var/run -> /run is absolute).
+  case "$(realpath -m "$1$2")" in "$(realpath "$1")"/*) ;; *) echo "put: $2 escapes $1" >&2; exit 1 ;; esac
   mkdir -p "$(dirname "$1$2")"
   printf '%s' "$3" >"$1$2"
   chmod "${4:-0644}" "$1$2"
@@ -481,7 +483,7 @@ printf 'deb http://archive.ubuntu.com/ubuntu xenial main restricted\ndeb http://
 sed -i 's/^ENABLED=.*/ENABLED=yes/' "$r/etc/ufw/ufw.conf"
 printf 'source /etc/network/interfaces.d/*\n\nauto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n    mtu 1400\n' >"$r/etc/network/interfaces"
 rm -rf "$r/etc/network/interfaces.d"; mkdir -p "$r/etc/network/interfaces.d"
-put "$r" /var/run/reboot-required $'*** System restart required ***\n'
+put "$r" /run/reboot-required $'*** System restart required ***\n'
 plant_traces "$r"
 make_disk "$r" ubuntu1604 0b6a6d4e-1111-4a6b-9c3e-000000001604 0b6a6d4e-2222-4a6b-9c3e-000000001604
 json ubuntu1604 'distro="ubuntu"' 'major=16' 'minor=4' 'package_format="deb"' 'cloud_init_version="0.7.9-0ubuntu1~16.04.2"' \
