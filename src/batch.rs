@@ -416,7 +416,8 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                         let Some(first) = q.pop_front() else { break };
                         let key = o.entries[first].profile.clone();
                         let mut g = vec![first];
-                        while g.len() < o.per_launch {
+                        let size = group_size(o.per_launch, q.len() + 1, workers);
+                        while g.len() < size {
                             match q.iter().position(|j| o.entries[*j].profile == key) {
                                 Some(p) => g.push(q.remove(p).unwrap()),
                                 None => break,
@@ -581,6 +582,13 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
     })
 }
 
+/// How many images the next appliance launch takes: at most `per_launch`, and no more than
+/// an even share of the `queued` images among the `workers`, so one group never takes the
+/// images another worker could start on its own appliance.
+pub fn group_size(per_launch: usize, queued: usize, workers: usize) -> usize {
+    per_launch.min(queued.div_ceil(workers.max(1))).max(1)
+}
+
 /// The summary table.
 pub fn render(s: &Summary) -> String {
     let mut rows = vec![[
@@ -648,6 +656,20 @@ pub fn render(s: &Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_spread_the_queue_over_the_workers() {
+        // 4 images, 2 workers, up to 4 per launch: 2 each, not 4 on one worker.
+        assert_eq!(group_size(4, 4, 2), 2);
+        assert_eq!(group_size(4, 2, 2), 1);
+        // One worker takes up to per_launch.
+        assert_eq!(group_size(4, 5, 1), 4);
+        assert_eq!(group_size(2, 9, 2), 2);
+        // 1 per launch is always alone; an odd tail still makes progress.
+        assert_eq!(group_size(1, 8, 2), 1);
+        assert_eq!(group_size(3, 1, 4), 1);
+        assert_eq!(group_size(0, 3, 0), 1);
+    }
 
     #[test]
     fn inputs_expand_from_dirs_files_and_job_files() {

@@ -461,10 +461,10 @@ impl Running {
     fn wait_stage(&self, stage: &str) {
         let deadline = Instant::now() + Duration::from_secs(240);
         while Instant::now() < deadline {
-            if let Ok(l) = self.lines.recv_timeout(Duration::from_secs(1)) {
-                if l.contains(&format!("] {stage}")) {
-                    return;
-                }
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_secs(1))
+                && l.contains(&format!("] {stage}"))
+            {
+                return;
             }
         }
         panic!(
@@ -654,16 +654,16 @@ fn the_host_stays_safe_during_a_conversion() {
         );
         for e in std::fs::read_dir(t.tmp.path()).unwrap().flatten() {
             use std::os::unix::fs::PermissionsExt;
-            if let Ok(m) = e.metadata() {
-                if m.is_dir() {
-                    assert_eq!(
-                        m.permissions().mode() & 0o777,
-                        0o700,
-                        "work dir {:?} is not private",
-                        e.path()
-                    );
-                    saw_workdir = true;
-                }
+            if let Ok(m) = e.metadata()
+                && m.is_dir()
+            {
+                assert_eq!(
+                    m.permissions().mode() & 0o777,
+                    0o700,
+                    "work dir {:?} is not private",
+                    e.path()
+                );
+                saw_workdir = true;
             }
         }
         std::thread::sleep(Duration::from_millis(200));

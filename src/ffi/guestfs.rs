@@ -812,6 +812,20 @@ impl Handle {
         Ok(out)
     }
 
+    /// Up to `count` bytes of a file from `offset` in one daemon call (fewer at the end of
+    /// the file, none past it). Cheaper than `read_file`, which goes through a download.
+    pub fn pread(&self, path: &str, count: i32, offset: i64) -> Result<Vec<u8>> {
+        let p = to_cstring("pread", path)?;
+        let mut size: usize = 0;
+        let buf = unsafe { sys::guestfs_pread(self.g, p.as_ptr(), count, offset, &mut size) };
+        if buf.is_null() {
+            return Err(self.error("pread"));
+        }
+        let out = unsafe { std::slice::from_raw_parts(buf as *const u8, size) }.to_vec();
+        unsafe { libc::free(buf as *mut libc::c_void) };
+        Ok(out)
+    }
+
     pub fn write(&self, path: &str, content: &[u8]) -> Result<()> {
         let p = to_cstring("write", path)?;
         check_int!(

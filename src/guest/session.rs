@@ -6,6 +6,8 @@ use crate::facts::{OsInfo, initsys};
 use crate::ffi::guestfs::{DriveOpts, Handle, InspectField};
 use crate::ui::Reporter;
 use anyhow::{Context, Result, anyhow, bail};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -401,7 +403,13 @@ impl Appliance {
 
     /// The guest's files, through the appliance.
     pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
-        Guest { h: &self.h, rep }
+        Guest {
+            h: &self.h,
+            rep,
+            stats: RefCell::default(),
+            lists: RefCell::default(),
+            reads: RefCell::default(),
+        }
     }
 
     /// Unmounts everything and shuts the appliance down; an error means writes may be lost.
@@ -471,9 +479,27 @@ fn launch_error(e: anyhow::Error) -> anyhow::Error {
 }
 
 /// [`GuestFs`] over a launched, mounted appliance.
+///
+/// Each daemon call is a round trip into the appliance (milliseconds under TCG), and the
+/// checks ask about the same directories many times (every trace path's ancestors are
+/// checked for links): `lstat` and `list` answers are remembered until anything is written
+/// through this handle or a guest program runs. A `Guest` lives for one image's mounted
+/// session; nothing else writes to the guest while it is in use.
 pub struct Guest<'a> {
     h: &'a Handle,
     rep: &'a dyn Reporter,
+    stats: RefCell<HashMap<String, Option<Meta>>>,
+    lists: RefCell<HashMap<String, Vec<String>>>,
+    reads: RefCell<HashMap<String, Vec<u8>>>,
+}
+
+impl Guest<'_> {
+    /// Forgets every remembered answer: the guest is about to change.
+    fn changing(&self) {
+        self.stats.borrow_mut().clear();
+        self.lists.borrow_mut().clear();
+        self.reads.borrow_mut().clear();
+    }
 }
 
 /// Runs a guest program with argv and a fixed environment, capturing stdout+stderr and
@@ -521,15 +547,37 @@ fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
 
 impl GuestFs for Guest<'_> {
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
-        match self.h.lstat(path) {
-            Ok(s) => Ok(Some(meta_from(s))),
-            Err(e) if not_found(&e) || e.errno == libc::ENOTDIR => Ok(None),
-            Err(e) => Err(e.into()),
+        if let Some(m) = self.stats.borrow().get(path) {
+            return Ok(*m);
         }
+        let m = match self.h.lstat(path) {
+            Ok(s) => Some(meta_from(s)),
+            Err(e) if not_found(&e) || e.errno == libc::ENOTDIR => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.stats.borrow_mut().insert(path.to_string(), m);
+        Ok(m)
     }
 
+    /// In 1 MiB `pread` calls (well inside the protocol's message limit) until one comes
+    /// back empty: a round trip each, where `read_file` costs a download (~70 ms under TCG).
     fn read(&self, path: &str) -> Result<Vec<u8>> {
-        Ok(self.h.read_file(path)?)
+        if let Some(b) = self.reads.borrow().get(path) {
+            return Ok(b.clone());
+        }
+        const CHUNK: usize = 1 << 20;
+        let mut out = Vec::new();
+        loop {
+            let b = self.h.pread(path, CHUNK as i32, out.len() as i64)?;
+            if b.is_empty() {
+                break;
+            }
+            out.extend_from_slice(&b);
+        }
+        self.reads
+            .borrow_mut()
+            .insert(path.to_string(), out.clone());
+        Ok(out)
     }
 
     fn readlink(&self, path: &str) -> Result<String> {
@@ -537,23 +585,29 @@ impl GuestFs for Guest<'_> {
     }
 
     fn list(&self, dir: &str) -> Result<Vec<String>> {
-        match self.h.ls(dir) {
+        if let Some(v) = self.lists.borrow().get(dir) {
+            return Ok(v.clone());
+        }
+        let v = match self.h.ls(dir) {
             Ok(mut v) => {
                 v.sort();
-                Ok(v)
+                v
             }
             Err(e)
                 if not_found(&e)
                     || e.errno == libc::ENOTDIR
                     || e.message.contains("Not a directory") =>
             {
-                Ok(vec![])
+                vec![]
             }
-            Err(e) => Err(e.into()),
-        }
+            Err(e) => return Err(e.into()),
+        };
+        self.lists.borrow_mut().insert(dir.to_string(), v.clone());
+        Ok(v)
     }
 
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.changing();
         self.rep
             .debug(&format!("guest write {path} ({} bytes)", data.len()));
         Ok(self.h.write(path, data)?)
@@ -561,37 +615,45 @@ impl GuestFs for Guest<'_> {
 
     fn remove(&self, path: &str) -> Result<()> {
         self.rep.debug(&format!("guest rm {path}"));
-        match self.lstat(path)? {
-            Some(m) if m.kind == Kind::Dir => Ok(self.h.rmdir(path)?),
+        let kind = self.lstat(path)?.map(|m| m.kind);
+        self.changing();
+        match kind {
+            Some(Kind::Dir) => Ok(self.h.rmdir(path)?),
             Some(_) => Ok(self.h.rm(path)?),
             None => bail!("{path}: No such file or directory"),
         }
     }
 
     fn remove_tree(&self, path: &str) -> Result<()> {
+        self.changing();
         self.rep.debug(&format!("guest rm -rf {path}"));
         Ok(self.h.rm_rf(path)?)
     }
 
     fn truncate(&self, path: &str) -> Result<()> {
+        self.changing();
         self.rep.debug(&format!("guest truncate {path}"));
         Ok(self.h.truncate(path)?)
     }
 
     fn mkdir_p(&self, path: &str) -> Result<()> {
+        self.changing();
         Ok(self.h.mkdir_p(path)?)
     }
 
     fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        self.changing();
         self.rep.debug(&format!("guest ln -s {target} {link}"));
         Ok(self.h.ln_s(target, link)?)
     }
 
     fn chmod(&self, mode: u32, path: &str) -> Result<()> {
+        self.changing();
         Ok(self.h.chmod(mode, path)?)
     }
 
     fn upload(&self, host: &Path, guest: &str) -> Result<()> {
+        self.changing();
         self.rep
             .debug(&format!("upload {} -> {guest}", host.display()));
         let host = host
@@ -634,8 +696,10 @@ impl GuestFs for Guest<'_> {
         for (sub, items) in groups {
             for chunk in items.chunks(500) {
                 let refs: Vec<&str> = chunk.iter().map(|(_, b)| *b).collect();
-                for ((i, _), s) in chunk.iter().zip(self.h.lstat_list(&sub, &refs)?) {
+                let mut stats = self.stats.borrow_mut();
+                for ((i, base), s) in chunk.iter().zip(self.h.lstat_list(&sub, &refs)?) {
                     out[*i] = s.map(meta_from);
+                    stats.insert(join(&sub, base), out[*i]);
                 }
             }
         }
@@ -643,6 +707,7 @@ impl GuestFs for Guest<'_> {
     }
 
     fn run(&self, argv: &[&str]) -> Result<CmdOut> {
+        self.changing();
         self.rep.debug(&format!(
             "guest$ {}",
             argv.iter()
