@@ -11,7 +11,7 @@
 #   ubuntu1604.qcow2 SYNTHETIC Ubuntu 16.04 layout: xenial os-release/lsb-release, ufw on,
 #                    interfaces MTU, dpkg db with a locally built cloud-init 0.7.9 deb
 #   symlinks.qcow2   Debian 12 whose trace paths are symlinks into /etc and /, and whose
-#                    /etc/cloud is a symlink
+#                    /etc/cloud is a symlink (one cloud.cfg.d entry links to a FIFO)
 #   blank.qcow2      a partitioned disk with an empty ext4 and no OS
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
@@ -388,6 +388,9 @@ rm -rf "$r/root/.ssh"; ln -s /etc "$r/root/.ssh"
 rm -rf "$r/var/tmp"; ln -s / "$r/var/tmp"
 rm -rf "$r/tmp/build-dir"; ln -s /etc "$r/tmp/build-dir"
 mv "$r/etc/cloud" "$r/etc/cloud.real"; ln -s /etc/cloud.real "$r/etc/cloud"
+# A configuration file that is a link to a FIFO: reading it would block the appliance.
+mkfifo "$r/srv/imgseal-fifo"
+ln -s /srv/imgseal-fifo "$r/etc/cloud.real/cloud.cfg.d/50_fifo.cfg"
 put "$r" "/root/file with spaces.txt" 'x'
 printf 'y' >"$r/tmp/name
 with newline"

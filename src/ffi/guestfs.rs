@@ -757,6 +757,18 @@ impl Handle {
         Ok(out)
     }
 
+    /// Metadata of what `path` resolves to (links followed).
+    pub fn stat(&self, path: &str) -> Result<Stat> {
+        let p = to_cstring("statns", path)?;
+        let s = unsafe { sys::guestfs_statns(self.g, p.as_ptr()) };
+        if s.is_null() {
+            return Err(self.error("statns"));
+        }
+        let out = unsafe { stat_from(&*s) };
+        unsafe { sys::guestfs_free_statns(s) };
+        Ok(out)
+    }
+
     /// lstat of many names in one directory in one round trip; None for names that do not
     /// exist.
     pub fn lstat_list(&self, dir: &str, names: &[&str]) -> Result<Vec<Option<Stat>>> {

@@ -565,6 +565,19 @@ impl GuestFs for Guest<'_> {
         if let Some(b) = self.reads.borrow().get(path) {
             return Ok(b.clone());
         }
+        // Only regular files: opening a FIFO (or a device) that a hostile guest links to
+        // would block the appliance's daemon for good.
+        let regular = match self.lstat(path)?.map(|m| m.kind) {
+            Some(Kind::File) => true,
+            Some(Kind::Symlink) => self
+                .h
+                .stat(path)
+                .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG),
+            _ => false,
+        };
+        if !regular {
+            bail!("{path}: not a regular file (or a link to one); not read");
+        }
         const CHUNK: usize = 1 << 20;
         let mut out = Vec::new();
         loop {

@@ -244,6 +244,18 @@ fn swap_deb_inner(
         must(fs, &["dpkg", "--purge", "cloud-init"])?;
         notes.push(format!("purged cloud-init {v} (dpkg --purge)"));
     }
+    // dpkg removes an /etc/cloud link with the package's files, but keeps it while files it
+    // does not own remain behind it. The vendor package and the datasource drop-in then
+    // belong in a real directory, not wherever the link points: the link goes, its target
+    // and the files there stay.
+    if fs.is_symlink("/etc/cloud")? {
+        let target = fs.readlink("/etc/cloud")?;
+        fs.remove("/etc/cloud")?;
+        fs.mkdir_p("/etc/cloud")?;
+        notes.push(format!(
+            "replaced the /etc/cloud link (to {target}) with a directory; {target} is left as it was"
+        ));
+    }
     if empty_dir(fs, STATE_DIR)? {
         notes.push(format!("emptied {STATE_DIR}"));
     }
@@ -561,6 +573,51 @@ mod tests {
         assert!(r.changes.iter().any(|c| c.action == "upload"));
         assert_eq!(fs.snapshot(), before);
         assert_eq!(state.borrow().as_deref(), Some("0.7.9-24.el7.centos"));
+    }
+
+    #[test]
+    fn deb_etc_cloud_link_left_by_the_purge_becomes_a_directory() {
+        let (_d, v) = vendor_with(
+            "cloud-init_17.2-35-gf576b2a2-0ubuntu1_16.04.2-jd_all.deb",
+            "ubuntu",
+            "\"16.04\"",
+        );
+        const OLD: &str =
+            "Package: cloud-init\nStatus: install ok installed\nVersion: 0.7.9-0ubuntu1~16.04.2\n";
+        let fs = MemFs::new()
+            .file("/var/lib/dpkg/status", OLD)
+            .dir("/usr/sbin")
+            // A file dpkg does not own keeps the link through the purge.
+            .file("/etc/cloud.real/cloud.cfg.d/50_local.cfg", "datasource_list: [ Ec2 ]\n")
+            .link("/etc/cloud", "/etc/cloud.real")
+            .with_runner(|fs, argv| {
+                if argv[..2] == ["dpkg", "-i"] {
+                    assert!(fs.is_dir("/etc/cloud").unwrap(), "installed through the link");
+                    fs.write(
+                        "/var/lib/dpkg/status",
+                        b"Package: cloud-init\nStatus: install ok installed\nVersion: 17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd\n",
+                    )
+                    .unwrap();
+                }
+                CmdOut {
+                    status: 0,
+                    output: String::new(),
+                }
+            });
+        let r = run_op(&fs, &OsInfo::linux("ubuntu", 16, 4), def(), Some(&v), false).unwrap();
+        assert!(fs.is_dir("/etc/cloud").unwrap());
+        assert_eq!(
+            fs.text("/etc/cloud.real/cloud.cfg.d/50_local.cfg").unwrap(),
+            "datasource_list: [ Ec2 ]\n",
+            "the link's target is left alone"
+        );
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("replaced the /etc/cloud link (to /etc/cloud.real)")),
+            "{:?}",
+            r.notes
+        );
     }
 
     #[test]
