@@ -273,24 +273,25 @@ impl Reporter for JobReporter {
 }
 
 /// Whether the output of `e` is already the conversion of this input with this profile.
-fn up_to_date(out: &Path, input: &Path, profile_sha: &str) -> Result<bool> {
+/// The output's manifest when it records this input (sha256) and this profile, and the
+/// output still has the sha256 it records; None otherwise.
+fn up_to_date(out: &Path, input: &Path, profile_sha: &str) -> Result<Option<Manifest>> {
     let m = crate::seal::OutputPaths::new(out).manifest();
     if !out.is_file() || !m.is_file() {
-        return Ok(false);
+        return Ok(None);
     }
     let Ok(man) = serde_json::from_str::<Manifest>(&std::fs::read_to_string(&m)?) else {
-        return Ok(false);
+        return Ok(None);
     };
     if man.profile.sha256 != profile_sha {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(want) = man.input.sha256 else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(
-        digest::sha256_file(input)? == want
-            && crate::digest::sha256_file(out)? == man.output.sha256,
-    )
+    let current =
+        digest::sha256_file(input)? == want && digest::sha256_file(out)? == man.output.sha256;
+    Ok(current.then_some(man))
 }
 
 fn outcome_result(r: &mut ImageResult, outcome: &Outcome) {
@@ -337,9 +338,13 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
 
     // Shared settings per profile (a job file may name several).
     let mut shareds: BTreeMap<String, Shared> = BTreeMap::new();
-    let base_profile = o.settings.profile.source.clone();
+    let profile_key = |e: &Entry| {
+        e.profile
+            .clone()
+            .unwrap_or_else(|| o.settings.profile.source.clone())
+    };
     for e in &o.entries {
-        let key = e.profile.clone().unwrap_or_else(|| base_profile.clone());
+        let key = profile_key(e);
         if !shareds.contains_key(&key) {
             let mut opts = o.settings.clone();
             if let Some(p) = &e.profile {
@@ -354,7 +359,7 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
     let mut queue: VecDeque<usize> = VecDeque::new();
     for (i, e) in o.entries.iter().enumerate() {
         let out = o.out_dir.join(&e.output);
-        let shared = &shareds[&e.profile.clone().unwrap_or_else(|| base_profile.clone())];
+        let shared = &shareds[&profile_key(e)];
         let mut r = ImageResult {
             input: e.input.clone(),
             output: out.to_string_lossy().into_owned(),
@@ -372,19 +377,15 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                 .to_string_lossy()
                 .into_owned(),
         };
-        if o.resume
-            && Path::new(&e.input).is_file()
-            && up_to_date(&out, Path::new(&e.input), &shared.profile.sha256).unwrap_or(false)
-        {
+        let done = (o.resume && Path::new(&e.input).is_file())
+            .then(|| up_to_date(&out, Path::new(&e.input), &shared.settings.profile.sha256))
+            .and_then(|r| r.ok().flatten());
+        if let Some(m) = done {
             r.error = Some(
                 "up to date (resume): the output's manifest matches the input and the profile"
                     .into(),
             );
-            let m: Option<Manifest> =
-                std::fs::read_to_string(crate::seal::OutputPaths::new(&out).manifest())
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok());
-            r.sha256 = m.map(|m| m.output.sha256.to_string());
+            r.sha256 = Some(m.output.sha256.to_string());
             results.lock().unwrap()[i] = Some(r);
             if let Some(b) = &overall {
                 b.inc(1);
@@ -426,10 +427,7 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                         g
                     };
                     let alone = group.len() == 1;
-                    let shared = &shareds[&o.entries[group[0]]
-                        .profile
-                        .clone()
-                        .unwrap_or_else(|| base_profile.clone())];
+                    let shared = &shareds[&profile_key(&o.entries[group[0]])];
                     let mut reps = Vec::new();
                     let mut jobs = Vec::new();
                     for &i in &group {
@@ -499,7 +497,7 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
                             *launches.lock().unwrap() += 1;
                         }
                         let secs = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
-                        for ((k, gr), _) in index.iter().zip(outs).zip(0..) {
+                        for (k, gr) in index.iter().zip(outs) {
                             let i = group[*k];
                             if gr.shared_failure && !alone {
                                 let why = gr

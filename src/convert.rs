@@ -111,20 +111,12 @@ impl Stages {
     }
 }
 
-/// What every image of a run shares: the profile, the vendor packages, the operations and
-/// the output settings.
+/// What every image of a run shares: the settings, the vendor packages loaded from them and
+/// the operations they select.
 pub struct Shared {
-    pub profile: profile::Loaded,
+    pub settings: Settings,
     pub vendor: std::result::Result<Vendor, String>,
     pub defs: Vec<ops::OpDef>,
-    pub attach: AttachOpts,
-    pub dry_run: bool,
-    pub network: bool,
-    pub allow_unpinned: bool,
-    pub out_format: Option<OutFormat>,
-    pub compress: bool,
-    pub md5: bool,
-    pub force: bool,
 }
 
 impl Shared {
@@ -139,17 +131,9 @@ impl Shared {
             }
         }
         Ok(Shared {
-            profile: o.profile.clone(),
+            settings: o.clone(),
             vendor,
             defs,
-            attach: o.attach.clone(),
-            dry_run: o.dry_run,
-            network: o.network,
-            allow_unpinned: o.allow_unpinned,
-            out_format: o.out_format,
-            compress: o.compress,
-            md5: o.md5,
-            force: o.force,
         })
     }
 
@@ -157,10 +141,10 @@ impl Shared {
         let ctx = checks::Ctx::new(
             fs,
             os,
-            &self.profile.profile,
+            &self.settings.profile.profile,
             self.vendor.as_ref().map_err(|e| e.clone()),
         );
-        checks::run_all(&ctx, image, &self.profile.profile.name)
+        checks::run_all(&ctx, image, &self.settings.profile.profile.name)
     }
 }
 
@@ -262,9 +246,9 @@ impl Slot<'_> {
 
 /// Claims the output, starts hashing the input, attaches the image.
 fn prepare(slot: &mut Slot, shared: &Shared) -> Result<()> {
-    slot.target = job_target(slot.job, shared.dry_run)?;
+    slot.target = job_target(slot.job, shared.settings.dry_run)?;
     if let Some(t) = &slot.target {
-        let p = PartialOutput::claim(t, shared.force || slot.job.in_place)?;
+        let p = PartialOutput::claim(t, shared.settings.force || slot.job.in_place)?;
         if slot.job.in_place && !crate::ffi::os::same_filesystem(&p.partial(), t)? {
             bail!(
                 "{}: cannot replace it atomically (its directory is on another filesystem); convert to -o OUTPUT instead",
@@ -273,12 +257,12 @@ fn prepare(slot: &mut Slot, shared: &Shared) -> Result<()> {
         }
         slot.partial = Some(p);
     }
-    if let (Input::File(p), false) = (&slot.job.input, shared.dry_run) {
+    if let (Input::File(p), false) = (&slot.job.input, shared.settings.dry_run) {
         let p = p.clone();
         slot.input_hash = Some(std::thread::spawn(move || digest::sha256_file(&p)));
     }
     slot.rep.stage("attach", &slot.job.input.display());
-    let attached = image::attach(&slot.job.input, &shared.attach)?;
+    let attached = image::attach(&slot.job.input, &shared.settings.attach)?;
     slot.rep.debug(&format!(
         "{}: {} {} bytes, {} in the first MiB",
         slot.name(),
@@ -332,7 +316,11 @@ pub fn run_group(shared: &Shared, jobs: &[(Job, &dyn Reporter)]) -> Vec<GroupRes
         .map(|(d, i)| {
             slots[*i].drive = d;
             let a = slots[*i].attached.as_ref().expect("attached");
-            Drive::nbd_unix(a.export().socket(), image::nbd::EXPORT_NAME, shared.dry_run)
+            Drive::nbd_unix(
+                a.export().socket(),
+                image::nbd::EXPORT_NAME,
+                shared.settings.dry_run,
+            )
         })
         .collect();
     for i in &live {
@@ -345,7 +333,7 @@ pub fn run_group(shared: &Shared, jobs: &[(Job, &dyn Reporter)]) -> Vec<GroupRes
         Appliance::launch(
             &drives,
             &LaunchOpts {
-                network: shared.network,
+                network: shared.settings.network,
                 ..Default::default()
             },
             slots[live[0]].rep,
@@ -484,21 +472,21 @@ fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) ->
     let image = slot.name();
     let mut os = slot.os.take().expect("inspected");
     app.handle().umount_all()?;
-    let mounts = app.mount_os(&mut os, shared.dry_run, n > 1)?;
+    let mounts = app.mount_os(&mut os, shared.settings.dry_run, n > 1)?;
     rep.stage("check", "before");
     let guest = app.guest(rep);
     let before = shared.report(&guest, &os, &image);
     slot.stages.done("check-before");
     signals::check()?;
-    let tracked = Tracked::new(&guest, shared.dry_run);
+    let tracked = Tracked::new(&guest, shared.settings.dry_run);
     let op_opts = OpOpts {
-        allow_unpinned: shared.allow_unpinned,
-        network: shared.network,
+        allow_unpinned: shared.settings.allow_unpinned,
+        network: shared.settings.network,
     };
     let octx = OpCtx {
         fs: &tracked,
         os: &os,
-        profile: &shared.profile.profile,
+        profile: &shared.settings.profile.profile,
         vendor: shared.vendor.as_ref().map_err(|e| e.clone()),
         opts: &op_opts,
         rep,
@@ -506,7 +494,7 @@ fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) ->
     let op_results = ops::run_all(&octx, &shared.defs)?;
     slot.stages.done("operations");
     signals::check()?;
-    if shared.dry_run {
+    if shared.settings.dry_run {
         slot.finish(
             Outcome::Planned(Box::new(Plan {
                 schema: 1,
@@ -567,7 +555,7 @@ fn seal_slot(slot: &mut Slot, shared: &Shared, n: usize) -> Result<()> {
         .take()
         .expect("an output is claimed when not a dry run");
     let target = slot.target.clone().expect("target");
-    let fmt = shared.out_format.unwrap_or(if slot.job.in_place {
+    let fmt = shared.settings.out_format.unwrap_or(if slot.job.in_place {
         OutFormat::from_qemu(&attached.probe.format).unwrap_or(OutFormat::Qcow2)
     } else {
         OutFormat::Qcow2
@@ -588,12 +576,12 @@ fn seal_slot(slot: &mut Slot, shared: &Shared, n: usize) -> Result<()> {
         &attached.overlay,
         &partial.partial(),
         fmt,
-        shared.compress,
+        shared.settings.compress,
         rep,
     )?;
     slot.stages.done("convert");
     rep.stage("checksum", "sha256 of the output");
-    let (sha, md5) = seal::hash_file(&partial.partial(), shared.md5, rep)?;
+    let (sha, md5) = seal::hash_file(&partial.partial(), shared.settings.md5, rep)?;
     slot.stages.done("checksum");
     rep.stage("checksum", "content digest over NBD");
     let content = seal::content_digest(&partial.partial(), fmt.qemu(), attached.workdir(), rep)?;
@@ -649,9 +637,9 @@ fn seal_slot(slot: &mut Slot, shared: &Shared, n: usize) -> Result<()> {
             content_sha256: content,
         },
         profile: manifest::ProfileInfo {
-            name: shared.profile.profile.name.clone(),
-            source: shared.profile.source.clone(),
-            sha256: shared.profile.sha256.clone(),
+            name: shared.settings.profile.profile.name.clone(),
+            source: shared.settings.profile.source.clone(),
+            sha256: shared.settings.profile.sha256.clone(),
         },
         vendor_packages: vendor_used,
         operations: manifest::ops_json(&ops),

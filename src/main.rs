@@ -21,14 +21,14 @@ fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
 fn settings(
     p: &ProfileArgs,
     r: &RunArgs,
-    img: &ImageArgs,
+    attach: image::AttachOpts,
     force: bool,
     only: Vec<String>,
     dry_run: bool,
 ) -> Result<convert::Settings> {
     Ok(convert::Settings {
         force,
-        attach: attach_opts(img),
+        attach,
         profile: profile::load(&p.profile)?,
         vendor_dir: p.vendor_dir.clone(),
         skip: r.skip.clone(),
@@ -101,7 +101,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             let settings = settings(
                 &a.profile,
                 &a.run,
-                &a.image,
+                attach_opts(&a.image),
                 a.force,
                 a.only.clone(),
                 a.dry_run,
@@ -130,12 +130,15 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             })
         }
         Command::Batch(a) => {
-            let no_image = ImageArgs {
-                image: String::new(),
-                format: None,
-                allow_backing: false,
-            };
-            let settings = settings(&a.profile, &a.run, &no_image, a.force, vec![], false)?;
+            // Each input's format is probed from its headers (batch has no --format).
+            let settings = settings(
+                &a.profile,
+                &a.run,
+                image::AttachOpts::default(),
+                a.force,
+                vec![],
+                false,
+            )?;
             let entries = imgseal::batch::expand(&a.inputs)?;
             let summary = imgseal::batch::run(imgseal::batch::BatchOpts {
                 entries,

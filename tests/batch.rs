@@ -219,64 +219,42 @@ fn clashing_outputs_and_missing_out_dir_arguments_are_refused() {
 /// one is rolled back and listed as interrupted, the batch exits 130 and leaves nothing behind.
 #[test]
 fn ctrl_c_keeps_finished_outputs_and_rolls_back_the_running_one() {
-    use std::io::{BufRead, BufReader};
+    use std::io::Read;
     use std::time::{Duration, Instant};
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
     let (first, second) = (fixture("centos7.qcow2"), fixture("centos6.qcow2"));
     let second_sha = sha256_file(&second);
     let t = Imgseal::new();
-    let mut child = t
-        .cmd()
-        .args(["batch", "--json", "--jobs", "1", "--per-launch", "1"])
+    let mut cmd = t.cmd();
+    cmd.args(["batch", "--json", "--jobs", "1", "--per-launch", "1"])
         .arg("--vendor-dir")
         .arg(vendor_dir())
         .arg("--out-dir")
         .arg(&out)
         .arg(&first)
         .arg(&second)
-        .env("IMGSEAL_NO_PROGRESS", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Keep reading stderr to the end (a closed pipe would fail the batch's own logging).
-    let err = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(300);
+        .stdout(std::process::Stdio::piped());
+    let mut r = Running::spawn(cmd);
     // One log line per stage change on a pipe; wait until the second image is launching.
-    loop {
-        assert!(
-            Instant::now() < deadline,
-            "the second image never started: {seen}"
-        );
-        let l = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(l) => l,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(e) => panic!("the batch ended early ({e}): {seen}"),
-        };
-        seen.push_str(&l);
-        seen.push('\n');
-        if l.starts_with("imgseal: centos6.qcow2: launch") {
-            break;
-        }
-    }
+    assert!(
+        r.wait_line(Duration::from_secs(300), |l| l
+            .starts_with("imgseal: centos6.qcow2: launch")),
+        "the second image never started: {}",
+        r.log()
+    );
     assert!(
         out.join("centos7.qcow2").exists(),
-        "the first image is published before the second starts: {seen}"
+        "the first image is published before the second starts: {}",
+        r.log()
     );
-    assert!(imgseal::ffi::os::kill(child.id(), libc::SIGINT));
-    let o = child.wait_with_output().unwrap();
-    reader.join().unwrap();
-    seen.extend(rx.try_iter().map(|l| l + "\n"));
-    assert_eq!(o.status.code(), Some(130), "{seen}");
-    let j: Value = serde_json::from_slice(&o.stdout).expect("the summary is still printed");
+    assert!(imgseal::ffi::os::kill(r.child.id(), libc::SIGINT));
+    let mut stdout = r.child.stdout.take().unwrap();
+    let (code, seen) = r.finish();
+    assert_eq!(code, 130, "{seen}");
+    let mut summary = Vec::new();
+    stdout.read_to_end(&mut summary).unwrap();
+    let j: Value = serde_json::from_slice(&summary).expect("the summary is still printed");
     let done = entry(&j, "centos7.qcow2");
     assert_eq!(done["status"], "ok", "{done}");
     let stopped = entry(&j, "centos6.qcow2");

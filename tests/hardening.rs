@@ -5,7 +5,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -418,67 +418,18 @@ fn a_vendor_package_with_the_wrong_sha256_is_never_used() {
 }
 
 /// A conversion running in the background, its stage lines followed.
-struct Running {
-    child: std::process::Child,
-    lines: std::sync::mpsc::Receiver<String>,
-    stderr_log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
 fn start_convert(t: &Imgseal, input: &Path, output: &Path) -> Running {
-    let mut child = t
-        .cmd()
-        .args([
-            "convert",
-            "--vendor-dir",
-            s(&vendor_dir()),
-            "-o",
-            s(output),
-            s(input),
-        ])
-        .env("IMGSEAL_NO_PROGRESS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let log2 = log.clone();
-    std::thread::spawn(move || {
-        for l in BufReader::new(err).lines().map_while(Result::ok) {
-            log2.lock().unwrap().push_str(&format!("{l}\n"));
-            let _ = tx.send(l);
-        }
-    });
-    Running {
-        child,
-        lines: rx,
-        stderr_log: log,
-    }
-}
-
-impl Running {
-    fn wait_stage(&self, stage: &str) {
-        let deadline = Instant::now() + Duration::from_secs(240);
-        while Instant::now() < deadline {
-            if let Ok(l) = self.lines.recv_timeout(Duration::from_secs(1))
-                && l.contains(&format!("] {stage}"))
-            {
-                return;
-            }
-        }
-        panic!(
-            "never reached stage {stage}: {}",
-            self.stderr_log.lock().unwrap()
-        );
-    }
-
-    fn finish(mut self) -> (i32, String) {
-        let st = self.child.wait().unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let log = self.stderr_log.lock().unwrap().clone();
-        (st.code().unwrap_or(-1), log)
-    }
+    let mut cmd = t.cmd();
+    cmd.args([
+        "convert",
+        "--vendor-dir",
+        s(&vendor_dir()),
+        "-o",
+        s(output),
+        s(input),
+    ])
+    .stdout(Stdio::null());
+    Running::spawn(cmd)
 }
 
 /// After a fault: the input intact, no output or partial, no leftovers, no helper process.

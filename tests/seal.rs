@@ -4,25 +4,10 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn md5_file(p: &Path) -> String {
-    use md5::Digest;
-    let mut h = md5::Md5::new();
-    let mut f = std::fs::File::open(p).unwrap();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// SHA-256 of the guest-visible bytes the way anyone could compute it: qemu-img to raw, then hash.
 fn raw_content_sha256(img: &Path, fmt: &str) -> String {
@@ -246,31 +231,21 @@ fn each_output_format_opens_in_qemu_img_and_libguestfs() {
 
 /// Runs `convert --in-place` on `img` and SIGKILLs it when stderr shows `stage`.
 fn kill_in_place_at(img: &Path, stage: &str, t: &Imgseal) -> bool {
-    let mut child = t
-        .cmd()
-        .args([
-            "convert",
-            "--in-place",
-            "--vendor-dir",
-            vendor_dir().to_str().unwrap(),
-            img.to_str().unwrap(),
-        ])
-        .env("IMGSEAL_NO_PROGRESS", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = child.stderr.take().unwrap();
-    let mut seen = false;
-    for line in BufReader::new(err).lines() {
-        let line = line.unwrap();
-        if line.contains(&format!("] {stage}")) {
-            seen = true;
-            break;
-        }
-    }
-    let _ = child.kill();
-    child.wait().unwrap();
+    let mut cmd = t.cmd();
+    cmd.args([
+        "convert",
+        "--in-place",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null());
+    let mut r = Running::spawn(cmd);
+    let seen = r.wait_line(Duration::from_secs(600), |l| {
+        l.contains(&format!("] {stage}"))
+    });
+    let _ = r.child.kill();
+    r.child.wait().unwrap();
     seen
 }
 

@@ -304,6 +304,22 @@ impl Handle {
         Ok(unsafe { take_string_list(p) })
     }
 
+    fn path_stat(
+        &self,
+        call: &'static str,
+        path: &str,
+        f: unsafe extern "C" fn(*mut sys::guestfs_h, *const c_char) -> *mut sys::guestfs_statns,
+    ) -> Result<Stat> {
+        let p = to_cstring(call, path)?;
+        let s = unsafe { f(self.g, p.as_ptr()) };
+        if s.is_null() {
+            return Err(self.error(call));
+        }
+        let out = unsafe { stat_from(&*s) };
+        unsafe { sys::guestfs_free_statns(s) };
+        Ok(out)
+    }
+
     fn path_int(
         &self,
         call: &'static str,
@@ -746,27 +762,14 @@ impl Handle {
             .map(|r| r != 0)
     }
 
+    /// Metadata of `path` itself (a link is not followed).
     pub fn lstat(&self, path: &str) -> Result<Stat> {
-        let p = to_cstring("lstatns", path)?;
-        let s = unsafe { sys::guestfs_lstatns(self.g, p.as_ptr()) };
-        if s.is_null() {
-            return Err(self.error("lstatns"));
-        }
-        let out = unsafe { stat_from(&*s) };
-        unsafe { sys::guestfs_free_statns(s) };
-        Ok(out)
+        self.path_stat("lstatns", path, sys::guestfs_lstatns)
     }
 
     /// Metadata of what `path` resolves to (links followed).
     pub fn stat(&self, path: &str) -> Result<Stat> {
-        let p = to_cstring("statns", path)?;
-        let s = unsafe { sys::guestfs_statns(self.g, p.as_ptr()) };
-        if s.is_null() {
-            return Err(self.error("statns"));
-        }
-        let out = unsafe { stat_from(&*s) };
-        unsafe { sys::guestfs_free_statns(s) };
-        Ok(out)
+        self.path_stat("statns", path, sys::guestfs_statns)
     }
 
     /// lstat of many names in one directory in one round trip; None for names that do not
@@ -816,12 +819,7 @@ impl Handle {
         let p = to_cstring("read_file", path)?;
         let mut size: usize = 0;
         let buf = unsafe { sys::guestfs_read_file(self.g, p.as_ptr(), &mut size) };
-        if buf.is_null() {
-            return Err(self.error("read_file"));
-        }
-        let out = unsafe { std::slice::from_raw_parts(buf as *const u8, size) }.to_vec();
-        unsafe { libc::free(buf as *mut libc::c_void) };
-        Ok(out)
+        self.take_buffer("read_file", buf, size)
     }
 
     /// Up to `count` bytes of a file from `offset` in one daemon call (fewer at the end of
@@ -830,8 +828,13 @@ impl Handle {
         let p = to_cstring("pread", path)?;
         let mut size: usize = 0;
         let buf = unsafe { sys::guestfs_pread(self.g, p.as_ptr(), count, offset, &mut size) };
+        self.take_buffer("pread", buf, size)
+    }
+
+    /// Copies a buffer libguestfs returned (`size` bytes) and frees it; NULL is the call's error.
+    fn take_buffer(&self, call: &'static str, buf: *mut c_char, size: usize) -> Result<Vec<u8>> {
         if buf.is_null() {
-            return Err(self.error("pread"));
+            return Err(self.error(call));
         }
         let out = unsafe { std::slice::from_raw_parts(buf as *const u8, size) }.to_vec();
         unsafe { libc::free(buf as *mut libc::c_void) };

@@ -146,12 +146,22 @@ fn tail(s: &str) -> String {
     lines[lines.len().saturating_sub(8)..].join(" | ")
 }
 
+/// A link at `dir` becomes an empty directory; the link's target is left alone (never
+/// followed). Returns the target it pointed to, or None when `dir` was not a link.
+fn link_to_dir(fs: &dyn GuestFs, dir: &str) -> Result<Option<String>> {
+    if !fs.is_symlink(dir)? {
+        return Ok(None);
+    }
+    let target = fs.readlink(dir)?;
+    fs.remove(dir)?;
+    fs.mkdir_p(dir)?;
+    Ok(Some(target))
+}
+
 /// Empties a directory the rules say to empty. A symlink in its place is replaced by a
 /// real directory (the link is removed, never followed).
 fn empty_dir(fs: &dyn GuestFs, dir: &str) -> Result<bool> {
-    if fs.is_symlink(dir)? {
-        fs.remove(dir)?;
-        fs.mkdir_p(dir)?;
+    if link_to_dir(fs, dir)?.is_some() {
         return Ok(true);
     }
     let mut changed = false;
@@ -163,9 +173,7 @@ fn empty_dir(fs: &dyn GuestFs, dir: &str) -> Result<bool> {
 }
 
 fn stage(fs: &dyn GuestFs, host_file: &std::path::Path, staged: &str) -> Result<()> {
-    if fs.is_symlink(STAGING)? {
-        fs.remove(STAGING)?;
-    }
+    link_to_dir(fs, STAGING)?;
     fs.mkdir_p(STAGING)?;
     fs.upload(host_file, staged)
 }
@@ -248,10 +256,7 @@ fn swap_deb_inner(
     // does not own remain behind it. The vendor package and the datasource drop-in then
     // belong in a real directory, not wherever the link points: the link goes, its target
     // and the files there stay.
-    if fs.is_symlink("/etc/cloud")? {
-        let target = fs.readlink("/etc/cloud")?;
-        fs.remove("/etc/cloud")?;
-        fs.mkdir_p("/etc/cloud")?;
+    if let Some(target) = link_to_dir(fs, "/etc/cloud")? {
         notes.push(format!(
             "replaced the /etc/cloud link (to {target}) with a directory; {target} is left as it was"
         ));

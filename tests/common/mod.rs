@@ -106,8 +106,17 @@ pub fn json(out: &Output) -> Value {
 }
 
 pub fn sha256_file(p: &Path) -> String {
+    hash_file::<Sha256>(p)
+}
+
+pub fn md5_file(p: &Path) -> String {
+    hash_file::<md5::Md5>(p)
+}
+
+/// A file's digest in lower-case hex, streamed.
+fn hash_file<D: Digest>(p: &Path) -> String {
     let mut f = std::fs::File::open(p).unwrap();
-    let mut h = Sha256::new();
+    let mut h = D::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf).unwrap();
@@ -201,4 +210,74 @@ pub fn guest_sums(
                 .map(|(s, p)| (p.trim_start_matches('.').to_string(), s.to_string()))
         })
         .collect()
+}
+
+/// An imgseal run in the background whose stderr lines are followed as they come (a reader
+/// thread keeps the pipe drained, so the run's own logging never fails).
+pub struct Running {
+    pub child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Running {
+    /// Spawns `cmd` with stderr piped and plain stage lines (stdout as the caller set it).
+    pub fn spawn(mut cmd: Command) -> Running {
+        use std::io::{BufRead, BufReader};
+        let mut child = cmd
+            .env("IMGSEAL_NO_PROGRESS", "1")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                log2.lock().unwrap().push_str(&format!("{l}\n"));
+                let _ = tx.send(l);
+            }
+        });
+        Running {
+            child,
+            lines: rx,
+            log,
+        }
+    }
+
+    /// Waits up to `limit` for a stderr line matching `pred`; false if none came before the
+    /// limit or the end of stderr.
+    pub fn wait_line(&self, limit: std::time::Duration, pred: impl Fn(&str) -> bool) -> bool {
+        use std::sync::mpsc::RecvTimeoutError;
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            match self.lines.recv_timeout(std::time::Duration::from_secs(1)) {
+                Ok(l) if pred(&l) => return true,
+                Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return false,
+            }
+        }
+        false
+    }
+
+    /// Waits for convert's stage line `[   1.2s] STAGE: …`; panics with the log if it never comes.
+    pub fn wait_stage(&self, stage: &str) {
+        let seen = self.wait_line(std::time::Duration::from_secs(240), |l| {
+            l.contains(&format!("] {stage}"))
+        });
+        assert!(seen, "never reached stage {stage}: {}", self.log());
+    }
+
+    /// Everything on stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits for the exit; the exit code (-1 for a signal) and all of stderr.
+    pub fn finish(mut self) -> (i32, String) {
+        let st = self.child.wait().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        (st.code().unwrap_or(-1), self.log())
+    }
 }
