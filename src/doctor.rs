@@ -81,7 +81,12 @@ pub fn run(rep: &dyn Reporter) -> Vec<Check> {
     let launch = Appliance::launch_scratch(&LaunchOpts::default(), rep);
     match launch {
         Ok(app) => {
-            let detail = format!("launched with {} in {:.1} s", app.accel.name(), app.launch_secs);
+            let detail = format!(
+                "launched with {}{} in {:.1} s",
+                app.accel.name(),
+                if app.fast_boot { " (fast-boot appliance)" } else { "" },
+                app.launch_secs
+            );
             let shut = app.shutdown();
             out.push(Check {
                 name: "appliance".into(),

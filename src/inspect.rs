@@ -29,6 +29,8 @@ pub struct Inspection {
 pub struct ApplianceInfo {
     pub accel: String,
     pub launch_seconds: f64,
+    /// Whether imgseal's fast-boot copy of the appliance ran (TCG launches).
+    pub fast_boot: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -46,18 +48,23 @@ pub const SCHEMA: u32 = 1;
 /// Every filesystem the appliance sees, with mountpoints from inspection.
 pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
     let h = app.handle();
-    let mps = h.inspect_get_mountpoints(&os.root).unwrap_or_default();
+    let mut mps = app.fstab_mountpoints(&os.root).unwrap_or_default();
+    mps.retain(|(mp, _)| mp != "/");
+    mps.push(("/".into(), os.root.clone()));
     let nonempty = |r: Result<String, _>| r.ok().filter(|s: &String| !s.is_empty());
-    Ok(h.list_filesystems()?
+    Ok(app
+        .filesystems()?
         .into_iter()
-        .filter(|(_, t)| t != "unknown")
-        .map(|(dev, t)| Filesystem {
-            mountpoint: mps.iter().find(|(_, d)| *d == dev).map(|(m, _)| m.clone()),
-            uuid: nonempty(h.vfs_uuid(&dev)),
-            label: nonempty(h.vfs_label(&dev)),
-            device: dev,
-            fs_type: t,
-        })
+        .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member")
+        .map(
+            |crate::guest::inspect::BlockFs { dev, vfs: t }| Filesystem {
+                mountpoint: mps.iter().find(|(_, d)| *d == dev).map(|(m, _)| m.clone()),
+                uuid: nonempty(h.vfs_uuid(&dev)),
+                label: nonempty(h.vfs_label(&dev)),
+                device: dev,
+                fs_type: t,
+            },
+        )
         .collect())
 }
 
@@ -74,6 +81,7 @@ pub fn gather(s: &Session, fs: &dyn GuestFs) -> Result<Inspection> {
         appliance: ApplianceInfo {
             accel: s.app.accel.name().to_string(),
             launch_seconds: (s.app.launch_secs * 10.0).round() / 10.0,
+            fast_boot: s.app.fast_boot,
         },
         filesystems: filesystems(&s.app, &os)?,
         cloud_init: if linux {

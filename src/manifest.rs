@@ -84,6 +84,9 @@ pub struct HostInfo {
 pub struct ApplianceInfo {
     pub accel: String,
     pub launch_seconds: f64,
+    /// Whether imgseal's fast-boot copy of the appliance ran (TCG launches).
+    #[serde(default)]
+    pub fast_boot: bool,
     /// How many images the one appliance launch served (batch can share a launch).
     #[serde(default = "one")]
     pub images_per_launch: usize,

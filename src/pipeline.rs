@@ -45,9 +45,14 @@ impl Session {
         );
         let app = Appliance::launch(&[drive], &opts.launch, rep)?;
         rep.debug(&format!(
-            "appliance up in {:.1} s with {}",
+            "appliance up in {:.1} s with {}{}",
             app.launch_secs,
-            app.accel.name()
+            app.accel.name(),
+            if app.fast_boot {
+                " (fast-boot appliance)"
+            } else {
+                ""
+            }
         ));
         crate::signals::check()?;
         rep.stage("inspect", "identifying the operating system");

@@ -67,8 +67,8 @@ pub fn finalize(
         }
     }
     h.sync()?;
-    for (dev, t) in h.list_filesystems()? {
-        if t != "swap" || !mine(&dev) {
+    for crate::guest::inspect::BlockFs { dev, vfs } in app.filesystems()? {
+        if vfs != "swap" || !mine(&dev) {
             continue;
         }
         crate::signals::check()?;

@@ -51,6 +51,20 @@ fn inspect_json_reports_the_debian_fixture_and_leaves_it_untouched() {
     // imgseal said so in one line.
     let accel = j["appliance"]["accel"].as_str().unwrap();
     assert!(accel == "kvm" || accel == "tcg");
+    // Under TCG the fast-boot copy of the appliance runs (`imgseal doctor` at the end of
+    // install-deps.sh made it).
+    if accel == "tcg" {
+        assert_eq!(j["appliance"]["fast_boot"], true, "{}", stderr(&out));
+    }
+    // imgseal's own inspection: architecture from the ELF header of /usr/bin/ls, product
+    // name from os-release, the minor version from /etc/debian_version.
+    assert_eq!(j["os"]["arch"], "x86_64");
+    assert!(
+        j["os"]["product_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Debian GNU/Linux 12")
+    );
     if accel == "tcg" && std::path::Path::new("/dev/kvm").exists() {
         let err = stderr(&out);
         assert_eq!(err.matches("retrying with TCG").count(), 1, "{err}");
@@ -290,4 +304,87 @@ fn a_blank_disk_with_no_os_is_refused() {
         fixture("blank.qcow2").to_str().unwrap(),
         "no operating system found",
     );
+}
+
+/// The fast-boot appliance (an uncompressed copy of libguestfs's appliance kernel for TCG
+/// launches): made after the first launch of a fresh libguestfs cache, used by the next,
+/// and a copy that does not boot is reported, replaced by the stock appliance in the same
+/// run, and not tried again. A private libguestfs cache keeps the other tests' copy apart.
+#[test]
+fn fast_boot_appliance_is_made_used_and_dropped_when_broken() {
+    let t = Imgseal::new();
+    let cache = tempfile::tempdir().unwrap();
+    let doctor = || {
+        let out = t
+            .cmd()
+            .env("LIBGUESTFS_CACHEDIR", cache.path())
+            .arg("doctor")
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(out.status.success(), "doctor failed: {text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("appliance") && l.contains("launched with"))
+            .unwrap_or_else(|| panic!("no appliance line: {text}"))
+            .to_string();
+        (line, text)
+    };
+    let copies = || -> Vec<std::path::PathBuf> {
+        let dir = cache
+            .path()
+            .join(format!(".guestfs-{}", unsafe_free_euid()));
+        std::fs::read_dir(&dir)
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .unwrap()
+                            .to_string_lossy()
+                            .starts_with("imgseal-fastboot-")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // 1. A fresh cache: libguestfs builds its appliance, the launch is a stock one, and the
+    //    copy is made afterwards, with an uncompressed (ELF) kernel.
+    let (line, _) = doctor();
+    assert!(line.contains("launched with tcg in"), "{line}");
+    let made = copies();
+    assert_eq!(made.len(), 1, "{made:?}");
+    let kernel = std::fs::read(made[0].join("kernel")).unwrap();
+    assert_eq!(&kernel[..4], b"\x7fELF");
+    assert!(made[0].join("README.fixed").exists());
+    // 2. The next launch boots the copy.
+    let (line, _) = doctor();
+    assert!(line.contains("(fast-boot appliance)"), "{line}");
+    // 3. A copy that cannot boot: said once, the stock appliance serves this run, and the
+    //    copy is replaced by a marker.
+    std::fs::write(made[0].join("kernel"), b"not a kernel").unwrap();
+    let (line, text) = doctor();
+    assert!(line.contains("launched with tcg in"), "{line}");
+    assert_eq!(
+        text.matches("the fast-boot appliance did not start")
+            .count(),
+        1,
+        "{text}"
+    );
+    assert!(made[0].join("FAILED").exists());
+    assert!(!made[0].join("README.fixed").exists());
+    // 4. ... and is not tried again.
+    let (line, text) = doctor();
+    assert!(line.contains("launched with tcg in"), "{line}");
+    assert!(
+        !text.contains("fast-boot appliance did not start"),
+        "{text}"
+    );
+    assert!(t.leftovers().is_empty(), "left behind: {:?}", t.leftovers());
+}
+
+fn unsafe_free_euid() -> u32 {
+    let out = std::process::Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }

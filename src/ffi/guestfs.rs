@@ -400,6 +400,17 @@ impl Handle {
         .map(drop)
     }
 
+    /// Where libguestfs keeps its appliance cache (`$cachedir/.guestfs-$UID/appliance.d`).
+    pub fn get_cachedir(&self) -> Result<String> {
+        self.string_call("get_cachedir", |g| unsafe { sys::guestfs_get_cachedir(g) })
+    }
+
+    /// Where libguestfs looks for an appliance (a directory holding a fixed appliance).
+    pub fn set_path(&self, path: &str) -> Result<()> {
+        let p = to_cstring("set_path", path)?;
+        check_int!(self, "set_path", sys::guestfs_set_path(self.g, p.as_ptr())).map(drop)
+    }
+
     pub fn set_memsize(&self, mib: i32) -> Result<()> {
         check_int!(self, "set_memsize", sys::guestfs_set_memsize(self.g, mib)).map(drop)
     }
@@ -618,6 +629,17 @@ impl Handle {
         })
     }
 
+    pub fn list_md_devices(&self) -> Result<Vec<String>> {
+        self.list_call("list_md_devices", |g| unsafe {
+            sys::guestfs_list_md_devices(g)
+        })
+    }
+
+    /// Logical volumes as `/dev/VG/LV`.
+    pub fn lvs(&self) -> Result<Vec<String>> {
+        self.list_call("lvs", |g| unsafe { sys::guestfs_lvs(g) })
+    }
+
     pub fn vfs_uuid(&self, dev: &str) -> Result<String> {
         self.path_string("vfs_uuid", dev, sys::guestfs_vfs_uuid)
     }
@@ -638,6 +660,30 @@ impl Handle {
 
     pub fn mount_ro(&self, dev: &str, mountpoint: &str) -> Result<()> {
         self.two_paths("mount_ro", dev, mountpoint, sys::guestfs_mount_ro)
+    }
+
+    pub fn umount(&self, mountpoint: &str) -> Result<()> {
+        let m = to_cstring("umount", mountpoint)?;
+        let a = sys::guestfs_umount_opts_argv {
+            bitmask: 0,
+            force: 0,
+            lazyunmount: 0,
+        };
+        check_int!(
+            self,
+            "umount",
+            sys::guestfs_umount_opts_argv(self.g, m.as_ptr(), &a)
+        )
+        .map(drop)
+    }
+
+    /// The real path of a case-insensitive path (Windows guests), or an error.
+    pub fn case_sensitive_path(&self, path: &str) -> Result<String> {
+        self.path_string(
+            "case_sensitive_path",
+            path,
+            sys::guestfs_case_sensitive_path,
+        )
     }
 
     pub fn umount_all(&self) -> Result<()> {

@@ -1,9 +1,11 @@
 //! One appliance per image: launch (KVM, else TCG), inspection, mounting, and the
 //! [`GuestFs`] implementation over the appliance.
 
+use super::fastboot;
 use super::fs::{CmdOut, GuestFs, Kind, Meta, join};
+use super::inspect::{self, BlockFs, Named};
 use crate::facts::{OsInfo, initsys};
-use crate::ffi::guestfs::{DriveOpts, Handle, InspectField};
+use crate::ffi::guestfs::{DriveOpts, Handle};
 use crate::ui::Reporter;
 use anyhow::{Context, Result, anyhow, bail};
 use std::cell::RefCell;
@@ -122,9 +124,22 @@ pub struct LaunchOpts {
 pub struct Appliance {
     h: Handle,
     pub accel: Accel,
+    /// Whether imgseal's fast-boot copy of the appliance runs (TCG only).
+    pub fast_boot: bool,
     pub launch_secs: f64,
     /// The appliance's qemu is killed if imgseal is interrupted.
     _kill_on_signal: Option<crate::signals::ChildGuard>,
+    /// Filesystem listing, asked once (filesystems do not come or go during a session).
+    filesystems: RefCell<Option<Vec<BlockFs>>>,
+    /// Inspection, done once: every root found, with its fstab mountpoints resolved.
+    found: RefCell<Option<Vec<Root>>>,
+}
+
+/// One operating system root found by inspection.
+#[derive(Debug, Clone)]
+struct Root {
+    os: OsInfo,
+    mountpoints: Vec<(String, String)>,
 }
 
 fn handle_for(accel: Accel, drives: &[Drive], opts: &LaunchOpts) -> Result<Handle> {
@@ -177,26 +192,72 @@ impl Appliance {
             AccelMode::Auto => Accel::Kvm,
         };
         let t0 = Instant::now();
-        let h = handle_for(first, drives, opts)?;
-        match h.launch() {
-            Ok(()) => Ok(Appliance::new(h, first, t0)),
+        match Self::launch_with(first, drives, opts, rep) {
+            Ok((h, fast)) => Ok(Appliance::new(h, first, fast, t0)),
             Err(e) if first == Accel::Kvm && mode == AccelMode::Auto => {
-                drop(h);
                 KVM_BROKEN.store(true, Ordering::Relaxed);
                 rep.note(&format!(
                     "KVM launch failed ({}); retrying with TCG software emulation (slower)",
-                    short_reason(&e.into())
+                    short_reason(&e)
                 ));
                 let t0 = Instant::now();
-                let h = handle_for(Accel::Tcg, drives, opts)?;
-                h.launch().map_err(|e| launch_error(e.into()))?;
-                Ok(Appliance::new(h, Accel::Tcg, t0))
+                let (h, fast) =
+                    Self::launch_with(Accel::Tcg, drives, opts, rep).map_err(launch_error)?;
+                Ok(Appliance::new(h, Accel::Tcg, fast, t0))
             }
-            Err(e) => Err(launch_error(e.into())),
+            Err(e) => Err(launch_error(e)),
         }
     }
 
-    fn new(h: Handle, accel: Accel, t0: Instant) -> Appliance {
+    /// One launch with the given accelerator. Under TCG the fast-boot appliance is used when
+    /// there is one (see [`fastboot`]); if it does not start, the stock appliance is launched
+    /// instead, saying so. Returns the handle and whether the fast-boot appliance runs.
+    fn launch_with(
+        accel: Accel,
+        drives: &[Drive],
+        opts: &LaunchOpts,
+        rep: &dyn Reporter,
+    ) -> Result<(Handle, bool)> {
+        let tcg_fast = accel == Accel::Tcg && fastboot::enabled();
+        let ensure = |h: &Handle| match fastboot::ensure(h) {
+            Ok(d) => d,
+            Err(e) => {
+                rep.debug(&format!("no fast-boot appliance: {e:#}"));
+                None
+            }
+        };
+        let h = handle_for(accel, drives, opts)?;
+        let fast = if tcg_fast { ensure(&h) } else { None };
+        let Some(dir) = fast else {
+            h.launch()?;
+            if tcg_fast {
+                // This launch has built (or refreshed) libguestfs's appliance: copy it now,
+                // for the next launch.
+                ensure(&h);
+            }
+            return Ok((h, false));
+        };
+        h.set_path(&dir.to_string_lossy())?;
+        let e = match h.launch() {
+            Ok(()) => return Ok((h, true)),
+            Err(e) => anyhow::Error::from(e),
+        };
+        drop(h);
+        // An interrupted launch is not the copy's fault.
+        crate::signals::check()?;
+        let reason = short_reason(&e);
+        rep.note(&format!(
+            "the fast-boot appliance did not start ({reason}); retrying with libguestfs's own appliance"
+        ));
+        let h = handle_for(accel, drives, opts)?;
+        h.launch()?;
+        // The stock appliance starts where the copy did not: the copy is at fault, and is
+        // not tried again for this stock appliance.
+        fastboot::mark_failed(&dir, &reason);
+        Ok((h, false))
+    }
+
+    fn new(h: Handle, accel: Accel, fast_boot: bool, t0: Instant) -> Appliance {
         let guard = h
             .pid()
             .ok()
@@ -204,8 +265,11 @@ impl Appliance {
         Appliance {
             h,
             accel,
+            fast_boot,
             launch_secs: t0.elapsed().as_secs_f64(),
             _kill_on_signal: guard,
+            filesystems: RefCell::default(),
+            found: RefCell::default(),
         }
     }
 
@@ -220,7 +284,7 @@ impl Appliance {
 
     /// The one operating system on the disk. No OS or several are errors that say what to do.
     pub fn inspect(&self, image: &str) -> Result<OsInfo> {
-        let roots = self.h.inspect_os().context("inspecting the disk")?;
+        let roots = self.roots()?;
         if roots.is_empty() {
             return Err(self.explain_no_os(image));
         }
@@ -228,31 +292,102 @@ impl Appliance {
         self.os_info(image, &root)
     }
 
-    /// Every operating system root on every disk.
-    pub fn roots(&self) -> Result<Vec<String>> {
-        Ok(self.h.inspect_os().context("inspecting the disks")?)
+    /// Every block device's filesystem type (see [`inspect::list_filesystems`]).
+    pub fn filesystems(&self) -> Result<Vec<BlockFs>> {
+        if let Some(f) = self.filesystems.borrow().as_ref() {
+            return Ok(f.clone());
+        }
+        let f = inspect::list_filesystems(&self.h).context("listing the filesystems")?;
+        *self.filesystems.borrow_mut() = Some(f.clone());
+        Ok(f)
     }
 
-    /// What inspection says about one root (the init system is filled in once mounted).
-    pub fn os_info(&self, image: &str, root: &str) -> Result<OsInfo> {
-        let g = |f| self.h.inspect_get(f, root).unwrap_or_default();
-        let os = OsInfo {
-            os_type: g(InspectField::Type),
-            distro: g(InspectField::Distro),
-            major_version: self.h.inspect_get_major_version(root).unwrap_or(0),
-            minor_version: self.h.inspect_get_minor_version(root).unwrap_or(0),
-            arch: g(InspectField::Arch),
-            product_name: g(InspectField::ProductName),
-            package_format: g(InspectField::PackageFormat),
-            package_management: g(InspectField::PackageManagement),
-            init_system: "unknown".into(),
-            hostname: g(InspectField::Hostname),
-            root: root.to_string(),
-        };
-        if os.os_type == "unknown" || os.os_type.is_empty() {
-            bail!("{image}: libguestfs could not identify the operating system on {root}");
+    /// Every operating system root on every disk.
+    pub fn roots(&self) -> Result<Vec<String>> {
+        Ok(self.found()?.into_iter().map(|r| r.os.root).collect())
+    }
+
+    /// Inspection (once per appliance): each filesystem that can hold a root is mounted
+    /// read-only at `/`, examined and unmounted again.
+    fn found(&self) -> Result<Vec<Root>> {
+        if let Some(f) = self.found.borrow().as_ref() {
+            return Ok(f.clone());
         }
-        Ok(os)
+        let fss = self.filesystems()?;
+        self.h
+            .umount_all()
+            .context("unmounting before inspection")?;
+        let rec = crate::ui::Recorder::default();
+        let mut found = Vec::new();
+        for f in fss.iter().filter(|f| inspect::may_hold_root(&f.vfs)) {
+            if self.h.mount_ro(&f.dev, "/").is_err() {
+                continue; // not mountable: not a root we could work on either
+            }
+            let r = inspect::examine(&self.guest(&rec));
+            self.h
+                .umount("/")
+                .with_context(|| format!("unmounting {} after inspecting it", f.dev))?;
+            if let Some(mut x) = r.with_context(|| format!("inspecting {}", f.dev))? {
+                x.os.root = f.dev.clone();
+                found.push(x);
+            }
+        }
+        // fstab names filesystems by UUID or label: ask those only when they are used.
+        let uses = |p: &[&str]| {
+            found
+                .iter()
+                .flat_map(|x| &x.fstab)
+                .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+        };
+        let (want_uuid, want_label) = (
+            uses(&["UUID=", "/dev/disk/by-uuid/"]),
+            uses(&["LABEL=", "/dev/disk/by-label/"]),
+        );
+        let nonempty = |r: Result<String, _>| r.ok().filter(|s: &String| !s.is_empty());
+        let named: Vec<Named> = fss
+            .iter()
+            .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member" && f.vfs != "crypto_LUKS")
+            .map(|f| Named {
+                dev: f.dev.clone(),
+                uuid: if want_uuid {
+                    nonempty(self.h.vfs_uuid(&f.dev))
+                } else {
+                    None
+                },
+                label: if want_label {
+                    nonempty(self.h.vfs_label(&f.dev))
+                } else {
+                    None
+                },
+            })
+            .collect();
+        let roots: Vec<Root> = found
+            .into_iter()
+            .map(|x| Root {
+                mountpoints: inspect::mountpoints(&x.fstab, &named),
+                os: x.os,
+            })
+            .collect();
+        *self.found.borrow_mut() = Some(roots.clone());
+        Ok(roots)
+    }
+
+    /// What inspection found on one root (the init system is filled in once mounted).
+    pub fn os_info(&self, image: &str, root: &str) -> Result<OsInfo> {
+        let Some(r) = self.found()?.into_iter().find(|r| r.os.root == root) else {
+            bail!("{image}: no operating system found on {root}");
+        };
+        Ok(r.os)
+    }
+
+    /// The mountpoints the root's fstab names, resolved to appliance devices.
+    pub fn fstab_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .found()?
+            .into_iter()
+            .find(|r| r.os.root == root)
+            .map(|r| r.mountpoints)
+            .unwrap_or_default())
     }
 
     /// Which added drive (0 = the first) a device lives on: `/dev/sdb2` → 1; a logical
@@ -316,7 +451,7 @@ impl Appliance {
     /// is mapped back onto the root's disk (the filesystem with the same UUID there, or the
     /// same partition number), or left unmounted.
     pub fn mountpoints(&self, os: &OsInfo, shared: bool) -> Result<Vec<(String, String)>> {
-        let mut mps = self.h.inspect_get_mountpoints(&os.root)?;
+        let mut mps = self.fstab_mountpoints(&os.root)?;
         mps.retain(|(mp, _)| mp != "/");
         mps.push(("/".to_string(), os.root.clone()));
         if !shared {
@@ -326,10 +461,9 @@ impl Appliance {
             return Ok(mps.into_iter().filter(|(mp, _)| mp == "/").collect());
         };
         let own_fs: Vec<String> = self
-            .h
-            .list_filesystems()?
+            .filesystems()?
             .into_iter()
-            .map(|(d, _)| d)
+            .map(|f| f.dev)
             .filter(|d| self.disk_index(d) == Some(own))
             .collect();
         let mut out = Vec::new();
@@ -384,13 +518,12 @@ impl Appliance {
 
     /// Why a disk shows no operating system: an encrypted volume says so by name.
     pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
-        // list_filesystems leaves LUKS volumes out: ask each partition (and disk) its type.
-        let mut devs = self.h.list_partitions().unwrap_or_default();
-        devs.extend(self.h.list_devices().unwrap_or_default());
-        let luks = devs
+        let luks = self
+            .filesystems()
+            .unwrap_or_default()
             .into_iter()
-            .find(|d| self.h.vfs_type(d).is_ok_and(|t| t == "crypto_LUKS"));
-        if let Some(dev) = luks {
+            .find(|f| f.vfs == "crypto_LUKS");
+        if let Some(BlockFs { dev, .. }) = luks {
             return anyhow::anyhow!(
                 "{image}: the root filesystem is encrypted ({dev} is a LUKS volume); imgseal works offline without keys, so \
                  decrypt the image first"
@@ -409,6 +542,7 @@ impl Appliance {
             stats: RefCell::default(),
             lists: RefCell::default(),
             reads: RefCell::default(),
+            finds: RefCell::default(),
         }
     }
 
@@ -491,6 +625,7 @@ pub struct Guest<'a> {
     stats: RefCell<HashMap<String, Option<Meta>>>,
     lists: RefCell<HashMap<String, Vec<String>>>,
     reads: RefCell<HashMap<String, Vec<u8>>>,
+    finds: RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl Guest<'_> {
@@ -499,6 +634,7 @@ impl Guest<'_> {
         self.stats.borrow_mut().clear();
         self.lists.borrow_mut().clear();
         self.reads.borrow_mut().clear();
+        self.finds.borrow_mut().clear();
     }
 }
 
@@ -549,6 +685,18 @@ impl GuestFs for Guest<'_> {
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         if let Some(m) = self.stats.borrow().get(path) {
             return Ok(*m);
+        }
+        // A name missing from its directory's remembered listing does not exist.
+        let dir = super::fs::parent(path);
+        let name = path.trim_end_matches('/')[dir.len()..].trim_start_matches('/');
+        if !name.is_empty()
+            && self
+                .lists
+                .borrow()
+                .get(dir)
+                .is_some_and(|names| !names.iter().any(|n| n == name))
+        {
+            return Ok(None);
         }
         let m = match self.h.lstat(path) {
             Ok(s) => Some(meta_from(s)),
@@ -676,6 +824,9 @@ impl GuestFs for Guest<'_> {
     }
 
     fn find(&self, dir: &str) -> Result<Vec<String>> {
+        if let Some(v) = self.finds.borrow().get(dir) {
+            return Ok(v.clone());
+        }
         if !self.is_dir(dir)? {
             return Ok(vec![]);
         }
@@ -686,6 +837,7 @@ impl GuestFs for Guest<'_> {
             .map(|n| n.trim_start_matches('/').to_string())
             .collect();
         v.sort();
+        self.finds.borrow_mut().insert(dir.to_string(), v.clone());
         Ok(v)
     }
 
@@ -698,14 +850,21 @@ impl GuestFs for Guest<'_> {
     fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
         let mut out: Vec<Option<Meta>> = vec![None; names.len()];
         let mut groups: std::collections::BTreeMap<String, Vec<(usize, &str)>> = Default::default();
+        let known = self.stats.borrow();
         for (i, n) in names.iter().enumerate() {
             let n = n.trim_start_matches('/');
             let (sub, base) = match n.rsplit_once('/') {
                 Some((s, b)) => (join(dir, s), b),
                 None => (dir.to_string(), n),
             };
+            // Answers remembered since the last change need no round trip.
+            if let Some(m) = known.get(&join(&sub, base)) {
+                out[i] = *m;
+                continue;
+            }
             groups.entry(sub).or_default().push((i, base));
         }
+        drop(known);
         for (sub, items) in groups {
             for chunk in items.chunks(500) {
                 let refs: Vec<&str> = chunk.iter().map(|(_, b)| *b).collect();
