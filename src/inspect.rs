@@ -47,11 +47,7 @@ pub const SCHEMA: u32 = 1;
 
 /// Every filesystem the appliance sees, with mountpoints from inspection.
 pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
-    let h = app.handle();
-    let mut mps = app.fstab_mountpoints(&os.root).unwrap_or_default();
-    mps.retain(|(mp, _)| mp != "/");
-    mps.push(("/".into(), os.root.clone()));
-    let nonempty = |r: Result<String, _>| r.ok().filter(|s: &String| !s.is_empty());
+    let mps = app.mountpoints(os, false)?;
     Ok(app
         .filesystems()?
         .into_iter()
@@ -59,8 +55,8 @@ pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
         .map(
             |crate::guest::inspect::BlockFs { dev, vfs: t }| Filesystem {
                 mountpoint: mps.iter().find(|(_, d)| *d == dev).map(|(m, _)| m.clone()),
-                uuid: nonempty(h.vfs_uuid(&dev)),
-                label: nonempty(h.vfs_label(&dev)),
+                uuid: app.uuid(&dev),
+                label: app.label(&dev),
                 device: dev,
                 fs_type: t,
             },

@@ -73,8 +73,8 @@ pub fn finalize(
         }
         crate::signals::check()?;
         rep.stage("finalize", &format!("recreating swap {dev}"));
-        let uuid = h.vfs_uuid(&dev).ok().filter(|s| !s.is_empty());
-        let label = h.vfs_label(&dev).ok().filter(|s| !s.is_empty());
+        let uuid = app.uuid(&dev);
+        let label = app.label(&dev);
         // Old swap pages may hold memory of the build machine: discard (or zero) it all.
         if h.blkdiscard(&dev).is_err() {
             h.zero_device(&dev)

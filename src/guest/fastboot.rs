@@ -89,21 +89,25 @@ pub fn ensure(h: &Handle) -> Result<Option<PathBuf>> {
         return Ok(None);
     };
     let dir = cache.join(&name);
-    if dir.join("README.fixed").exists() {
-        return Ok(Some(dir));
-    }
-    if dir.join("FAILED").exists() {
-        return Ok(None); // tried for this appliance already
+    // Made already, or tried and failed for this stock appliance.
+    let settled = |dir: &PathBuf| {
+        if dir.join("README.fixed").exists() {
+            Some(Some(dir.clone()))
+        } else if dir.join("FAILED").exists() {
+            Some(None)
+        } else {
+            None
+        }
+    };
+    if let Some(d) = settled(&dir) {
+        return Ok(d);
     }
     // One maker at a time (batch workers launch together).
     let lock = std::fs::File::create(cache.join("imgseal-fastboot.lock"))
         .with_context(|| format!("creating a lock file in {}", cache.display()))?;
     lock.lock()?;
-    if dir.join("README.fixed").exists() {
-        return Ok(Some(dir));
-    }
-    if dir.join("FAILED").exists() {
-        return Ok(None);
+    if let Some(d) = settled(&dir) {
+        return Ok(d);
     }
     // Older copies (and leftovers of an interrupted make) hold links to old roots.
     for e in std::fs::read_dir(&cache)?.flatten() {

@@ -97,30 +97,27 @@ pub fn examine(fs: &dyn GuestFs) -> Result<Option<Found>> {
     if !fs.is_dir("/etc")? {
         return Ok(None);
     }
-    let text = |p: &str| -> Result<Option<String>> { fs.read_text(p) };
-    let os_release = match text("/etc/os-release")? {
-        Some(t) => Some(t),
-        None => text("/usr/lib/os-release")?,
+    // The first of several places a file may be.
+    let first = |paths: &[&str]| -> Result<Option<String>> {
+        for p in paths {
+            if let Some(t) = fs.read_text(p)? {
+                return Ok(Some(t));
+            }
+        }
+        Ok(None)
     };
     let files = ReleaseFiles {
-        os_release,
-        redhat_release: match text("/etc/redhat-release")? {
-            Some(t) => Some(t),
-            None => text("/etc/centos-release")?,
-        },
-        debian_version: text("/etc/debian_version")?,
-        lsb_release: text("/etc/lsb-release")?,
+        os_release: first(&["/etc/os-release", "/usr/lib/os-release"])?,
+        redhat_release: first(&["/etc/redhat-release", "/etc/centos-release"])?,
+        debian_version: fs.read_text("/etc/debian_version")?,
+        lsb_release: fs.read_text("/etc/lsb-release")?,
     };
-    let fstab_text = text("/etc/fstab")?;
-    let Some(id) = identify(&files) else {
-        if fstab_text.is_none() {
-            return Ok(None);
-        }
+    let fstab_text = fs.read_text("/etc/fstab")?;
+    let id = match identify(&files) {
+        Some(id) => id,
         // A Linux root, but of a distribution nothing names.
-        return Ok(Some(Found {
-            os: linux_info(Identity::default(), fs)?,
-            fstab: fstab::parse(fstab_text.as_deref().unwrap_or("")),
-        }));
+        None if fstab_text.is_some() => Identity::default(),
+        None => return Ok(None),
     };
     Ok(Some(Found {
         os: linux_info(id, fs)?,

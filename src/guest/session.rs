@@ -133,6 +133,8 @@ pub struct Appliance {
     filesystems: RefCell<Option<Vec<BlockFs>>>,
     /// Inspection, done once: every root found, with its fstab mountpoints resolved.
     found: RefCell<Option<Vec<Root>>>,
+    /// Filesystem UUIDs and labels asked so far, by (`uuid`|`label`, device).
+    ids: RefCell<HashMap<(&'static str, String), Option<String>>>,
 }
 
 /// One operating system root found by inspection.
@@ -270,6 +272,7 @@ impl Appliance {
             _kill_on_signal: guard,
             filesystems: RefCell::default(),
             found: RefCell::default(),
+            ids: RefCell::default(),
         }
     }
 
@@ -300,6 +303,31 @@ impl Appliance {
         let f = inspect::list_filesystems(&self.h).context("listing the filesystems")?;
         *self.filesystems.borrow_mut() = Some(f.clone());
         Ok(f)
+    }
+
+    /// A filesystem's UUID (None when it has none or cannot say), asked once per appliance.
+    pub fn uuid(&self, dev: &str) -> Option<String> {
+        self.fs_id("uuid", dev, Handle::vfs_uuid)
+    }
+
+    /// A filesystem's label (None when it has none), asked once per appliance.
+    pub fn label(&self, dev: &str) -> Option<String> {
+        self.fs_id("label", dev, Handle::vfs_label)
+    }
+
+    fn fs_id(
+        &self,
+        kind: &'static str,
+        dev: &str,
+        ask: fn(&Handle, &str) -> crate::ffi::guestfs::Result<String>,
+    ) -> Option<String> {
+        let key = (kind, dev.to_string());
+        if let Some(v) = self.ids.borrow().get(&key) {
+            return v.clone();
+        }
+        let v = ask(&self.h, dev).ok().filter(|s| !s.is_empty());
+        self.ids.borrow_mut().insert(key, v.clone());
+        v
     }
 
     /// Every operating system root on every disk.
@@ -343,22 +371,13 @@ impl Appliance {
             uses(&["UUID=", "/dev/disk/by-uuid/"]),
             uses(&["LABEL=", "/dev/disk/by-label/"]),
         );
-        let nonempty = |r: Result<String, _>| r.ok().filter(|s: &String| !s.is_empty());
         let named: Vec<Named> = fss
             .iter()
             .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member" && f.vfs != "crypto_LUKS")
             .map(|f| Named {
                 dev: f.dev.clone(),
-                uuid: if want_uuid {
-                    nonempty(self.h.vfs_uuid(&f.dev))
-                } else {
-                    None
-                },
-                label: if want_label {
-                    nonempty(self.h.vfs_label(&f.dev))
-                } else {
-                    None
-                },
+                uuid: want_uuid.then(|| self.uuid(&f.dev)).flatten(),
+                label: want_label.then(|| self.label(&f.dev)).flatten(),
             })
             .collect();
         let roots: Vec<Root> = found
@@ -381,7 +400,7 @@ impl Appliance {
     }
 
     /// The mountpoints the root's fstab names, resolved to appliance devices.
-    pub fn fstab_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+    fn fstab_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
         Ok(self
             .found()?
             .into_iter()
@@ -472,11 +491,10 @@ impl Appliance {
                 out.push((mp, dev));
                 continue;
             }
-            let uuid = self.h.vfs_uuid(&dev).ok().filter(|u| !u.is_empty());
-            let by_uuid = uuid.and_then(|u| {
+            let by_uuid = self.uuid(&dev).and_then(|u| {
                 own_fs
                     .iter()
-                    .find(|d| self.h.vfs_uuid(d).ok().as_deref() == Some(u.as_str()))
+                    .find(|d| self.uuid(d).as_deref() == Some(u.as_str()))
                     .cloned()
             });
             let by_number = partition_number(&dev).and_then(|n| {
