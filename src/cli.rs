@@ -164,14 +164,6 @@ pub struct BatchArgs {
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
 
-    /// Images one appliance launch serves in turn [default: 1, every image its own
-    /// appliance: on a 2-core TCG host sharing measured slower (`scripts/bench.sh batch`),
-    /// since inspecting several disks at once costs more than the launch it saves]. Groups
-    /// are spread over the workers; an image that fails because of the sharing is retried
-    /// alone.
-    #[arg(long, value_name = "N", default_value_t = 1, hide_default_value = true)]
-    pub per_launch: usize,
-
     #[command(flatten)]
     pub profile: ProfileArgs,
 

@@ -109,8 +109,11 @@ impl Cmd {
                 v
             })
         };
-        let out_t = read(Box::new(child.stdout.take().expect("piped")));
-        let err_t = read(Box::new(child.stderr.take().expect("piped")));
+        let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
+            bail!("{}: its output pipes were not set up", self.line());
+        };
+        let out_t = read(Box::new(out));
+        let err_t = read(Box::new(err));
         let deadline = std::time::Instant::now() + limit;
         let status = loop {
             if let Some(st) = child.try_wait()? {

@@ -2,7 +2,7 @@
 
 use crate::cmd::Cmd;
 use crate::ffi::guestfs::Handle;
-use crate::guest::session::{Appliance, LaunchOpts};
+use crate::guest::launch::{Appliance, LaunchOpts};
 use crate::ui::Reporter;
 use serde::Serialize;
 

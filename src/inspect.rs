@@ -2,8 +2,8 @@
 
 use crate::facts::{OsInfo, cloudinit, firewall, network};
 use crate::guest::fs::GuestFs;
-use crate::guest::session::Appliance;
-use crate::pipeline::Session;
+use crate::guest::launch::Appliance;
+use crate::pipeline::Inspected;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -47,7 +47,7 @@ pub const SCHEMA: u32 = 1;
 
 /// Every filesystem the appliance sees, with mountpoints from inspection.
 pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
-    let mps = app.mountpoints(os, false)?;
+    let mps = app.mountpoints(os)?;
     Ok(app
         .filesystems()?
         .into_iter()
@@ -65,15 +65,15 @@ pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
 }
 
 /// Gathers the report from a mounted guest.
-pub fn gather(s: &Session, fs: &dyn GuestFs) -> Result<Inspection> {
+pub fn gather(s: &Inspected, fs: &dyn GuestFs) -> Result<Inspection> {
     let os = s.os.clone();
     let linux = os.is_linux();
     Ok(Inspection {
         schema: SCHEMA,
-        image: s.attached.probe.input.display(),
-        format: s.attached.probe.format.clone(),
-        virtual_size: s.attached.probe.virtual_size,
-        disk_signature: s.attached.recognised.to_string(),
+        image: s.disk.probe.input.display(),
+        format: s.disk.probe.format.clone(),
+        virtual_size: s.disk.probe.virtual_size,
+        disk_signature: s.disk.recognised.to_string(),
         appliance: ApplianceInfo {
             accel: s.app.accel.name().to_string(),
             launch_seconds: (s.app.launch_secs * 10.0).round() / 10.0,

@@ -4,10 +4,9 @@ use anyhow::Result;
 use clap::Parser;
 use imgseal::cli::{Cli, Command};
 use imgseal::cli::{ImageArgs, ProfileArgs, RunArgs};
+use imgseal::pipeline::{self, Outcome, Settings};
 use imgseal::ui::{Console, Reporter};
-use imgseal::{
-    checks, convert, doctor, exit, image, inspect, pipeline, profile, rules, vendor, verify,
-};
+use imgseal::{checks, convert, doctor, exit, image, inspect, profile, rules, vendor, verify};
 
 fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
     image::AttachOpts {
@@ -25,8 +24,8 @@ fn settings(
     force: bool,
     only: Vec<String>,
     dry_run: bool,
-) -> Result<convert::Settings> {
-    Ok(convert::Settings {
+) -> Result<Settings> {
+    Ok(Settings {
         force,
         attach,
         profile: profile::load(&p.profile)?,
@@ -42,16 +41,10 @@ fn settings(
     })
 }
 
-/// inspect and check: the image attached read-only in one appliance.
-fn open_readonly(a: &ImageArgs, rep: &Console) -> Result<(image::Input, pipeline::Session)> {
+/// inspect and check: the front half of the pipeline, read-only.
+fn open_readonly(a: &ImageArgs, rep: &Console) -> Result<pipeline::Inspected> {
     let input = image::Input::parse(&a.image)?;
-    let opts = pipeline::SessionOpts {
-        attach: attach_opts(a),
-        readonly: true,
-        ..Default::default()
-    };
-    let s = pipeline::Session::open(&input, &opts, rep)?;
-    Ok((input, s))
+    pipeline::open(&input, &attach_opts(a), &Default::default(), true, rep)
 }
 
 fn run(cli: Cli, rep: &Console) -> Result<i32> {
@@ -60,25 +53,18 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             // Configuration errors surface before any image work.
             let prof = profile::load(&a.profile.profile)?;
             let vend = vendor::Vendor::load(&a.profile.vendor_dir).map_err(|e| format!("{e:#}"));
-            let (input, s) = open_readonly(&a.image, rep)?;
-            if !s.os.is_linux() {
-                anyhow::bail!(
-                    "{}: a {} guest; imgseal checks Linux guests only",
-                    input.display(),
-                    s.os.os_type
-                );
-            }
+            let s = open_readonly(&a.image, rep)?;
             rep.stage("check", "running the rule checks");
-            let guest = s.guest(rep);
-            let ctx = checks::Ctx::new(
-                &guest,
-                &s.os,
-                &prof.profile,
-                vend.as_ref().map_err(|e| e.clone()),
+            let report = checks::run_all(
+                &checks::Ctx::new(
+                    &s.guest(rep),
+                    &s.os,
+                    &prof.profile,
+                    vend.as_ref().map_err(|e| e.clone()),
+                ),
+                &s.name(),
+                &prof.profile.name,
             );
-            let report = checks::run_all(&ctx, &input.display(), &prof.profile.name);
-            drop(ctx);
-            drop(guest);
             s.close()?;
             rep.finish();
             if a.json {
@@ -116,16 +102,16 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             rep.finish();
             if a.json {
                 let v = match &outcome {
-                    convert::Outcome::Planned(p) => serde_json::to_string_pretty(p)?,
-                    convert::Outcome::NotCompliant(f) => serde_json::to_string_pretty(f)?,
-                    convert::Outcome::Converted(m) => serde_json::to_string_pretty(m)?,
+                    Outcome::Planned(p) => serde_json::to_string_pretty(p)?,
+                    Outcome::NotCompliant(f) => serde_json::to_string_pretty(f)?,
+                    Outcome::Converted(m) => serde_json::to_string_pretty(m)?,
                 };
                 println!("{v}");
             } else {
                 print!("{}", convert::render(&outcome, imgseal::ui::color_stdout()));
             }
             Ok(match outcome {
-                convert::Outcome::NotCompliant(_) => exit::NONCOMPLIANT,
+                Outcome::NotCompliant(_) => exit::NONCOMPLIANT,
                 _ => exit::OK,
             })
         }
@@ -144,10 +130,8 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 entries,
                 out_dir: a.out_dir.clone(),
                 jobs: a.jobs.unwrap_or_else(imgseal::batch::default_jobs),
-                per_launch: a.per_launch.max(1),
                 resume: a.resume,
                 settings,
-                verbose: cli.verbose,
                 quiet: cli.quiet,
             })?;
             rep.finish();
@@ -159,7 +143,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             if imgseal::signals::interrupted() {
                 return Ok(exit::INTERRUPTED);
             }
-            Ok(if summary.images.iter().all(|r| r.status != "failed") {
+            Ok(if summary.all_ok() {
                 exit::OK
             } else {
                 exit::ERROR
@@ -210,7 +194,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             Ok(exit::OK)
         }
         Command::Inspect(a) => {
-            let (_, s) = open_readonly(&a.image, rep)?;
+            let s = open_readonly(&a.image, rep)?;
             rep.stage("inspect", "reading configuration");
             let report = inspect::gather(&s, &s.guest(rep))?;
             s.close()?;

@@ -20,11 +20,10 @@ pub struct Manifest {
     pub output: OutputInfo,
     pub profile: ProfileInfo,
     pub vendor_packages: Vec<VendorUse>,
-    /// Kept as JSON so `verify` reads manifests without depending on report internals.
-    pub operations: serde_json::Value,
+    pub operations: Vec<OpResult>,
     pub finalize: Vec<String>,
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
+    pub before: Report,
+    pub after: Report,
     /// Seconds per stage, and `total`.
     pub seconds: BTreeMap<String, f64>,
     pub host: HostInfo,
@@ -87,21 +86,14 @@ pub struct ApplianceInfo {
     /// Whether imgseal's fast-boot copy of the appliance ran (TCG launches).
     #[serde(default)]
     pub fast_boot: bool,
-    /// How many images the one appliance launch served (batch can share a launch).
+    /// Images the one appliance launch served: always 1 (kept in the contract from when a
+    /// batch could share a launch).
     #[serde(default = "one")]
     pub images_per_launch: usize,
 }
 
 fn one() -> usize {
     1
-}
-
-pub fn ops_json(ops: &[OpResult]) -> serde_json::Value {
-    serde_json::to_value(ops).unwrap_or_default()
-}
-
-pub fn report_json(r: &Report) -> serde_json::Value {
-    serde_json::to_value(r).unwrap_or_default()
 }
 
 /// The host's kernel release, qemu version and libguestfs version.

@@ -5,7 +5,7 @@
 
 use crate::cmd::Cmd;
 use crate::digest::Sha256Digest;
-use crate::guest::session::Appliance;
+use crate::guest::launch::Appliance;
 use crate::image::nbd::{NbdExport, NbdReader};
 use crate::ui::Reporter;
 use anyhow::{Context, Result, bail};
@@ -53,7 +53,6 @@ impl OutFormat {
 pub fn finalize(
     app: &Appliance,
     mounts: &[(String, String)],
-    mine: impl Fn(&str) -> bool,
     rep: &dyn Reporter,
 ) -> Result<Vec<String>> {
     let h = app.handle();
@@ -68,7 +67,7 @@ pub fn finalize(
     }
     h.sync()?;
     for crate::guest::inspect::BlockFs { dev, vfs } in app.filesystems()? {
-        if vfs != "swap" || !mine(&dev) {
+        if vfs != "swap" {
             continue;
         }
         crate::signals::check()?;
@@ -279,8 +278,9 @@ pub fn convert_image(
         .spawn(std::process::Stdio::piped(), std::process::Stdio::piped())?;
     let _guard = crate::signals::ChildGuard::new(child.id());
     // qemu-img -p prints "    (12.34/100%)\r".
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
+    let (Some(mut stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        bail!("{line}: its output pipes were not set up");
+    };
     let err_thread = std::thread::spawn(move || {
         let mut s = Vec::new();
         let _ = stderr.read_to_end(&mut s);

@@ -162,26 +162,22 @@ fn recheck(image: &Path, m: &Manifest, rep: &dyn Reporter) -> Result<crate::chec
         rep.note(&format!("profile {} changed since the conversion (sha256 differs); checking with the current text", m.profile.source));
     }
     let input = crate::image::Input::parse(&image.to_string_lossy())?;
-    let opts = crate::pipeline::SessionOpts {
-        attach: crate::image::AttachOpts {
-            format: Some(m.output.format.clone()),
-            allow_backing: false,
-        },
-        readonly: true,
-        ..Default::default()
+    let attach = crate::image::AttachOpts {
+        format: Some(m.output.format.clone()),
+        allow_backing: false,
     };
-    let s = crate::pipeline::Session::open(&input, &opts, rep)?;
+    let s = crate::pipeline::open(&input, &attach, &Default::default(), true, rep)?;
     rep.stage("verify", "re-running the rule checks");
-    let guest = s.guest(rep);
-    let ctx = crate::checks::Ctx::new(
-        &guest,
-        &s.os,
-        &prof.profile,
-        Err("not needed to verify".into()),
+    let report = crate::checks::run_all(
+        &crate::checks::Ctx::new(
+            &s.guest(rep),
+            &s.os,
+            &prof.profile,
+            Err("not needed to verify".into()),
+        ),
+        &image.display().to_string(),
+        &prof.profile.name,
     );
-    let report = crate::checks::run_all(&ctx, &image.display().to_string(), &prof.profile.name);
-    drop(ctx);
-    drop(guest);
     s.close()?;
     // Without the vendor dir the vendor-build check skips: the build was verified at
     // conversion and recorded in the manifest.

@@ -1,6 +1,6 @@
-//! Issue: batch. A mixed batch in one shared appliance (good images, an image whose
-//! filesystem refuses writes, a disk with no OS, a non-image), then --resume, then the lock;
-//! and Ctrl-C in the middle of a batch.
+//! Issue: batch. A mixed batch (good images, an image whose filesystem refuses writes, a
+//! disk with no OS, a non-image), each image in its own appliance, then --resume, then the
+//! lock; and Ctrl-C in the middle of a batch.
 
 mod common;
 use common::*;
@@ -31,19 +31,10 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
     ];
     let shas: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
     let t = Imgseal::new();
-    let mut args: Vec<String> = [
-        "-q",
-        "batch",
-        "--json",
-        "--jobs",
-        "1",
-        "--per-launch",
-        "4",
-        "--vendor-dir",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut args: Vec<String> = ["-q", "batch", "--json", "--jobs", "1", "--vendor-dir"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     args.push(vendor_dir().to_string_lossy().into_owned());
     args.push("--out-dir".into());
     args.push(out.to_string_lossy().into_owned());
@@ -74,11 +65,11 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
             "a log per image: {img}"
         );
     }
-    // The good images converted in the shared appliance, and verify.
+    // The good images converted, each in its own appliance, and verify.
     for name in ["centos6.qcow2", "centos7.qcow2"] {
         let e = entry(&j, name);
         assert_eq!(e["status"], "ok", "{e}");
-        assert_eq!(e["images_per_launch"], 4, "{e}");
+        assert_eq!(e["images_per_launch"], 1, "{e}");
         let output = e["output"].as_str().unwrap();
         assert_eq!(e["sha256"], sha256_file(Path::new(output)));
         let v = t.run(&["-q", "verify", output]);
@@ -113,7 +104,7 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
     );
     assert_eq!(
         blank["images_per_launch"], 1,
-        "retried alone after failing in the shared appliance: {blank}"
+        "launched, then found no OS: {blank}"
     );
     let nt = entry(&j, "notes.txt");
     assert_eq!(nt["status"], "failed");
@@ -129,8 +120,8 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
         "refused without a launch: {nt}"
     );
     assert_eq!(
-        j["launches"], 2,
-        "one shared launch plus the blank disk's retry alone"
+        j["launches"], 4,
+        "one launch per image that got past attaching (not the non-image)"
     );
     for f in std::fs::read_dir(&out).unwrap() {
         let n = f.unwrap().file_name().to_string_lossy().into_owned();
@@ -227,7 +218,7 @@ fn ctrl_c_keeps_finished_outputs_and_rolls_back_the_running_one() {
     let second_sha = sha256_file(&second);
     let t = Imgseal::new();
     let mut cmd = t.cmd();
-    cmd.args(["batch", "--json", "--jobs", "1", "--per-launch", "1"])
+    cmd.args(["batch", "--json", "--jobs", "1"])
         .arg("--vendor-dir")
         .arg(vendor_dir())
         .arg("--out-dir")

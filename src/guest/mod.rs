@@ -1,6 +1,14 @@
 //! Guest access, always through the libguestfs appliance (never a host mount).
+//!
+//! - `launch`: drives, the launch (KVM else TCG, fast-boot copy) and the checked shutdown;
+//! - `roots`: finding the one operating system root (imgseal's own `inspect`);
+//! - `mount`: mounting it per fstab (read-only for inspect/check/dry runs);
+//! - `appliance_fs`: the [`fs::GuestFs`] implementation over the appliance.
 
+pub mod appliance_fs;
 pub mod fastboot;
 pub mod fs;
 pub mod inspect;
-pub mod session;
+pub mod launch;
+pub mod mount;
+pub mod roots;

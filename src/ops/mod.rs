@@ -100,12 +100,37 @@ pub fn select(skip: &[String], only: &[String]) -> Result<Vec<OpDef>> {
         .collect())
 }
 
+/// How an operation ended (serialised as today's strings: a contract).
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OpStatus {
+    Changed,
+    Unchanged,
+    /// A dry run: the changes it lists would be made.
+    Planned,
+}
+
+impl OpStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpStatus::Changed => "changed",
+            OpStatus::Unchanged => "unchanged",
+            OpStatus::Planned => "planned",
+        }
+    }
+}
+
+impl PartialEq<&str> for OpStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct OpResult {
     pub id: String,
     pub rule: String,
-    /// `changed`, `unchanged`, or `planned` (dry run).
-    pub status: String,
+    pub status: OpStatus,
     pub notes: Vec<String>,
     pub changes: Vec<Change>,
     pub seconds: f64,
@@ -121,11 +146,11 @@ pub fn run_all(ctx: &OpCtx, defs: &[OpDef]) -> Result<Vec<OpResult>> {
         let notes = (d.run)(ctx).with_context(|| format!("operation {} ({})", d.id, d.rule))?;
         let changes = ctx.fs.take();
         let status = if ctx.dry_run() {
-            "planned"
+            OpStatus::Planned
         } else if changes.is_empty() {
-            "unchanged"
+            OpStatus::Unchanged
         } else {
-            "changed"
+            OpStatus::Changed
         };
         for n in &notes {
             ctx.rep.debug(&format!("{}: {n}", d.id));
@@ -133,7 +158,7 @@ pub fn run_all(ctx: &OpCtx, defs: &[OpDef]) -> Result<Vec<OpResult>> {
         out.push(OpResult {
             id: d.id.to_string(),
             rule: d.rule.to_string(),
-            status: status.to_string(),
+            status,
             notes,
             changes,
             seconds: (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,

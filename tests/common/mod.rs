@@ -173,8 +173,8 @@ pub fn convert_to(input: &Path, output: &Path, extra: &[&str]) -> Value {
 
 /// An appliance with the given images attached read-only (writes go to libguestfs's own
 /// throwaway overlay), for tests that read outputs with libguestfs directly.
-pub fn open_images(images: &[(&Path, &str)]) -> imgseal::guest::session::Appliance {
-    use imgseal::guest::session::{Appliance, Drive, LaunchOpts};
+pub fn open_images(images: &[(&Path, &str)]) -> imgseal::guest::launch::Appliance {
+    use imgseal::guest::launch::{Appliance, Drive, LaunchOpts};
     // SAFETY of the environment: tests run imgseal's library in-process; TCG as in CI.
     let drives: Vec<Drive> = images
         .iter()

@@ -1,0 +1,360 @@
+//! [`GuestFs`] over a launched, mounted appliance: every guest file access of checks and
+//! operations goes through the appliance's daemon (never a host mount).
+
+use super::fs::{CmdOut, GuestFs, Kind, Meta, join};
+use super::launch::Appliance;
+use crate::ffi::guestfs::Handle;
+use crate::ui::Reporter;
+use anyhow::{Context, Result, anyhow, bail};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+
+impl Appliance {
+    /// The guest's files, through the appliance.
+    pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
+        Guest {
+            h: &self.h,
+            rep,
+            cache: &self.cache,
+        }
+    }
+}
+
+/// [`GuestFs`] over a launched, mounted appliance.
+///
+/// Each daemon call is a round trip into the appliance (milliseconds under TCG), and the
+/// checks ask about the same directories many times (every trace path's ancestors are
+/// checked for links): `lstat` and `list` answers are remembered until anything is written
+/// through this handle or a guest program runs. A `Guest` lives for one image's mounted
+/// session; nothing else writes to the guest while it is in use.
+pub struct Guest<'a> {
+    h: &'a Handle,
+    rep: &'a dyn Reporter,
+    cache: &'a GuestCache,
+}
+
+/// The answers a [`Guest`] remembers. It lives in the [`Appliance`], so what one stage of an
+/// image read (the "before" check) serves the next (the operations); it is cleared on every
+/// write, guest command, mount and unmount.
+#[derive(Default)]
+pub struct GuestCache {
+    stats: RefCell<HashMap<String, Option<Meta>>>,
+    lists: RefCell<HashMap<String, Vec<String>>>,
+    reads: RefCell<HashMap<String, Vec<u8>>>,
+    finds: RefCell<HashMap<String, Vec<String>>>,
+}
+
+impl GuestCache {
+    /// Forgets every remembered answer: the guest is about to change.
+    pub fn clear(&self) {
+        self.stats.borrow_mut().clear();
+        self.lists.borrow_mut().clear();
+        self.reads.borrow_mut().clear();
+        self.finds.borrow_mut().clear();
+    }
+}
+
+impl Guest<'_> {
+    fn changing(&self) {
+        self.cache.clear();
+    }
+}
+
+/// Runs a guest program with argv and a fixed environment, capturing stdout+stderr and
+/// the exit status. The script is constant; arguments are positional parameters.
+const RUN_SCRIPT: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+export PATH LC_ALL=C LANG=C DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true HOME=/root\n\
+\"$@\" 2>&1 </dev/null\n\
+printf '\\nimgseal-exit:%d\\n' \"$?\"\n";
+
+const EXIT_MARK: &str = "\nimgseal-exit:";
+
+/// Splits the output of [`RUN_SCRIPT`] into the program's output and exit status.
+pub fn split_run_output(out: &str) -> Option<CmdOut> {
+    let i = out.rfind(EXIT_MARK)?;
+    let status = out[i + EXIT_MARK.len()..].trim().parse().ok()?;
+    Some(CmdOut {
+        status,
+        output: out[..i].to_string(),
+    })
+}
+
+impl<'a> Guest<'a> {
+    pub fn handle(&self) -> &Handle {
+        self.h
+    }
+}
+
+fn meta_from(s: crate::ffi::guestfs::Stat) -> Meta {
+    let kind = match s.mode & libc::S_IFMT {
+        libc::S_IFREG => Kind::File,
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFLNK => Kind::Symlink,
+        _ => Kind::Other,
+    };
+    Meta {
+        kind,
+        size: s.size,
+        mode: s.mode & 0o7777,
+    }
+}
+
+fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
+    e.errno == libc::ENOENT || e.message.contains("No such file or directory")
+}
+
+impl GuestFs for Guest<'_> {
+    fn lstat(&self, path: &str) -> Result<Option<Meta>> {
+        if let Some(m) = self.cache.stats.borrow().get(path) {
+            return Ok(*m);
+        }
+        // A name missing from its directory's remembered listing does not exist.
+        let dir = super::fs::parent(path);
+        let name = path.trim_end_matches('/')[dir.len()..].trim_start_matches('/');
+        if !name.is_empty()
+            && self
+                .cache
+                .lists
+                .borrow()
+                .get(dir)
+                .is_some_and(|names| !names.iter().any(|n| n == name))
+        {
+            return Ok(None);
+        }
+        let m = match self.h.lstat(path) {
+            Ok(s) => Some(meta_from(s)),
+            Err(e) if not_found(&e) || e.errno == libc::ENOTDIR => None,
+            Err(e) => return Err(e.into()),
+        };
+        self.cache.stats.borrow_mut().insert(path.to_string(), m);
+        Ok(m)
+    }
+
+    /// In 1 MiB `pread` calls (well inside the protocol's message limit) until one comes
+    /// back empty: a round trip each, where `read_file` costs a download (~70 ms under TCG).
+    fn read(&self, path: &str) -> Result<Vec<u8>> {
+        if let Some(b) = self.cache.reads.borrow().get(path) {
+            return Ok(b.clone());
+        }
+        // Only regular files: opening a FIFO (or a device) that a hostile guest links to
+        // would block the appliance's daemon for good.
+        let regular = match self.lstat(path)?.map(|m| m.kind) {
+            Some(Kind::File) => true,
+            Some(Kind::Symlink) => self
+                .h
+                .stat(path)
+                .is_ok_and(|s| s.mode & libc::S_IFMT == libc::S_IFREG),
+            _ => false,
+        };
+        if !regular {
+            bail!("{path}: not a regular file (or a link to one); not read");
+        }
+        const CHUNK: usize = 1 << 20;
+        let mut out = Vec::new();
+        loop {
+            let b = self.h.pread(path, CHUNK as i32, out.len() as i64)?;
+            if b.is_empty() {
+                break;
+            }
+            out.extend_from_slice(&b);
+        }
+        self.cache
+            .reads
+            .borrow_mut()
+            .insert(path.to_string(), out.clone());
+        Ok(out)
+    }
+
+    fn readlink(&self, path: &str) -> Result<String> {
+        Ok(self.h.readlink(path)?)
+    }
+
+    fn list(&self, dir: &str) -> Result<Vec<String>> {
+        if let Some(v) = self.cache.lists.borrow().get(dir) {
+            return Ok(v.clone());
+        }
+        let v = match self.h.ls(dir) {
+            Ok(mut v) => {
+                v.sort();
+                v
+            }
+            Err(e)
+                if not_found(&e)
+                    || e.errno == libc::ENOTDIR
+                    || e.message.contains("Not a directory") =>
+            {
+                vec![]
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.cache
+            .lists
+            .borrow_mut()
+            .insert(dir.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn write(&self, path: &str, data: &[u8]) -> Result<()> {
+        self.changing();
+        self.rep
+            .debug(&format!("guest write {path} ({} bytes)", data.len()));
+        Ok(self.h.write(path, data)?)
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        self.rep.debug(&format!("guest rm {path}"));
+        let kind = self.lstat(path)?.map(|m| m.kind);
+        self.changing();
+        match kind {
+            Some(Kind::Dir) => Ok(self.h.rmdir(path)?),
+            Some(_) => Ok(self.h.rm(path)?),
+            None => bail!("{path}: No such file or directory"),
+        }
+    }
+
+    fn remove_tree(&self, path: &str) -> Result<()> {
+        self.changing();
+        self.rep.debug(&format!("guest rm -rf {path}"));
+        Ok(self.h.rm_rf(path)?)
+    }
+
+    fn truncate(&self, path: &str) -> Result<()> {
+        self.changing();
+        self.rep.debug(&format!("guest truncate {path}"));
+        Ok(self.h.truncate(path)?)
+    }
+
+    fn mkdir_p(&self, path: &str) -> Result<()> {
+        self.changing();
+        Ok(self.h.mkdir_p(path)?)
+    }
+
+    fn symlink(&self, target: &str, link: &str) -> Result<()> {
+        self.changing();
+        self.rep.debug(&format!("guest ln -s {target} {link}"));
+        Ok(self.h.ln_s(target, link)?)
+    }
+
+    fn chmod(&self, mode: u32, path: &str) -> Result<()> {
+        self.changing();
+        Ok(self.h.chmod(mode, path)?)
+    }
+
+    fn upload(&self, host: &Path, guest: &str) -> Result<()> {
+        self.changing();
+        self.rep
+            .debug(&format!("upload {} -> {guest}", host.display()));
+        let host = host
+            .to_str()
+            .ok_or_else(|| anyhow!("{}: path is not UTF-8", host.display()))?;
+        Ok(self.h.upload(host, guest)?)
+    }
+
+    fn find(&self, dir: &str) -> Result<Vec<String>> {
+        if let Some(v) = self.cache.finds.borrow().get(dir) {
+            return Ok(v.clone());
+        }
+        if !self.is_dir(dir)? {
+            return Ok(vec![]);
+        }
+        let mut v: Vec<String> = self
+            .h
+            .find(dir)?
+            .into_iter()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect();
+        v.sort();
+        self.cache
+            .finds
+            .borrow_mut()
+            .insert(dir.to_string(), v.clone());
+        Ok(v)
+    }
+
+    fn available(&self, path: &str) -> Result<Option<u64>> {
+        Ok(Some(self.h.statvfs_avail(path)?))
+    }
+
+    /// `names` may be relative paths below `dir` (a walk's): lstatnslist takes plain names
+    /// of one directory, so they are grouped by their parent, in bounded batches.
+    fn lstat_many(&self, dir: &str, names: &[String]) -> Result<Vec<Option<Meta>>> {
+        let mut out: Vec<Option<Meta>> = vec![None; names.len()];
+        let mut groups: std::collections::BTreeMap<String, Vec<(usize, &str)>> = Default::default();
+        let known = self.cache.stats.borrow();
+        for (i, n) in names.iter().enumerate() {
+            let n = n.trim_start_matches('/');
+            let (sub, base) = match n.rsplit_once('/') {
+                Some((s, b)) => (join(dir, s), b),
+                None => (dir.to_string(), n),
+            };
+            // Answers remembered since the last change need no round trip.
+            if let Some(m) = known.get(&join(&sub, base)) {
+                out[i] = *m;
+                continue;
+            }
+            groups.entry(sub).or_default().push((i, base));
+        }
+        drop(known);
+        for (sub, items) in groups {
+            for chunk in items.chunks(500) {
+                let refs: Vec<&str> = chunk.iter().map(|(_, b)| *b).collect();
+                let mut stats = self.cache.stats.borrow_mut();
+                for ((i, base), s) in chunk.iter().zip(self.h.lstat_list(&sub, &refs)?) {
+                    out[*i] = s.map(meta_from);
+                    stats.insert(join(&sub, base), out[*i]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn run(&self, argv: &[&str]) -> Result<CmdOut> {
+        self.changing();
+        self.rep.debug(&format!(
+            "guest$ {}",
+            argv.iter()
+                .map(|a| crate::cmd::shell_quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+        let mut full = vec!["/bin/sh", "-c", RUN_SCRIPT, "imgseal"];
+        full.extend_from_slice(argv);
+        let raw = self
+            .h
+            .command(&full)
+            .with_context(|| format!("running {} in the guest", argv.join(" ")))?;
+        let out = split_run_output(&raw).ok_or_else(|| {
+            anyhow!(
+                "running {} in the guest: no exit status in its output",
+                argv.join(" ")
+            )
+        })?;
+        if self.rep.is_verbose() {
+            for l in out.output.lines() {
+                self.rep.debug(&format!("guest| {l}"));
+            }
+            self.rep.debug(&format!("guest exit {}", out.status));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_output_is_split_from_its_exit_status() {
+        let o = split_run_output("hello\nworld\nimgseal-exit:3\n").unwrap();
+        assert_eq!(o.output, "hello\nworld");
+        assert_eq!(o.status, 3);
+        // Output without a trailing newline, and output that mentions the marker itself.
+        let o = split_run_output("x imgseal-exit:9\nimgseal-exit:0\n").unwrap();
+        assert_eq!((o.output.as_str(), o.status), ("x imgseal-exit:9", 0));
+        let o = split_run_output("a\nimgseal-exit:9\n\nimgseal-exit:0\n").unwrap();
+        assert_eq!(o.status, 0);
+        assert_eq!(o.output, "a\nimgseal-exit:9\n");
+        assert_eq!(split_run_output("garbage"), None);
+    }
+}

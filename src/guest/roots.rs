@@ -1,0 +1,193 @@
+//! Root finding: imgseal's own inspection (see [`super::inspect`]) run once per appliance,
+//! every root with its fstab mountpoints resolved to appliance devices, and the one root an
+//! image must have.
+
+use super::inspect::{self, BlockFs, Named};
+use super::launch::Appliance;
+use crate::facts::OsInfo;
+use crate::ffi::guestfs::Handle;
+use anyhow::{Context, Result, bail};
+
+/// One operating system root found by inspection.
+#[derive(Debug, Clone)]
+pub(super) struct Root {
+    pub(super) os: OsInfo,
+    pub(super) mountpoints: Vec<(String, String)>,
+}
+
+impl Appliance {
+    /// The one operating system on the disk. No OS or several are errors that say what to do.
+    pub fn inspect(&self, image: &str) -> Result<OsInfo> {
+        let found = self.found()?;
+        if found.is_empty() {
+            return Err(self.explain_no_os(image));
+        }
+        let roots: Vec<String> = found.iter().map(|r| r.os.root.clone()).collect();
+        let root = single_root(image, &roots)?;
+        match found.into_iter().find(|r| r.os.root == root) {
+            Some(r) => Ok(r.os),
+            None => bail!("{image}: no operating system found on {root}"),
+        }
+    }
+
+    /// Every block device's filesystem type (see [`inspect::list_filesystems`]).
+    pub fn filesystems(&self) -> Result<Vec<BlockFs>> {
+        if let Some(f) = self.filesystems.borrow().as_ref() {
+            return Ok(f.clone());
+        }
+        let f = inspect::list_filesystems(&self.h).context("listing the filesystems")?;
+        *self.filesystems.borrow_mut() = Some(f.clone());
+        Ok(f)
+    }
+
+    /// A filesystem's UUID (None when it has none or cannot say), asked once per appliance.
+    pub fn uuid(&self, dev: &str) -> Option<String> {
+        self.fs_id("uuid", dev, Handle::vfs_uuid)
+    }
+
+    /// A filesystem's label (None when it has none), asked once per appliance.
+    pub fn label(&self, dev: &str) -> Option<String> {
+        self.fs_id("label", dev, Handle::vfs_label)
+    }
+
+    fn fs_id(
+        &self,
+        kind: &'static str,
+        dev: &str,
+        ask: fn(&Handle, &str) -> crate::ffi::guestfs::Result<String>,
+    ) -> Option<String> {
+        let key = (kind, dev.to_string());
+        if let Some(v) = self.ids.borrow().get(&key) {
+            return v.clone();
+        }
+        let v = ask(&self.h, dev).ok().filter(|s| !s.is_empty());
+        self.ids.borrow_mut().insert(key, v.clone());
+        v
+    }
+
+    /// Inspection (once per appliance): each filesystem that can hold a root is mounted
+    /// read-only at `/`, examined and unmounted again.
+    fn found(&self) -> Result<Vec<Root>> {
+        if let Some(f) = self.found.borrow().as_ref() {
+            return Ok(f.clone());
+        }
+        let fss = self.filesystems()?;
+        self.h
+            .umount_all()
+            .context("unmounting before inspection")?;
+        let rec = crate::ui::Recorder::default();
+        let mut found = Vec::new();
+        for f in fss.iter().filter(|f| inspect::may_hold_root(&f.vfs)) {
+            // Each candidate is a different tree at `/`: no answer about one is kept for the next.
+            self.cache.clear();
+            if self.h.mount_ro(&f.dev, "/").is_err() {
+                continue; // not mountable: not a root we could work on either
+            }
+            let r = inspect::examine(&self.guest(&rec));
+            self.cache.clear();
+            self.h
+                .umount("/")
+                .with_context(|| format!("unmounting {} after inspecting it", f.dev))?;
+            if let Some(mut x) = r.with_context(|| format!("inspecting {}", f.dev))? {
+                x.os.root = f.dev.clone();
+                found.push(x);
+            }
+        }
+        // fstab names filesystems by UUID or label: ask those only when they are used.
+        let uses = |p: &[&str]| {
+            found
+                .iter()
+                .flat_map(|x| &x.fstab)
+                .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+        };
+        let (want_uuid, want_label) = (
+            uses(&["UUID=", "/dev/disk/by-uuid/"]),
+            uses(&["LABEL=", "/dev/disk/by-label/"]),
+        );
+        let named: Vec<Named> = fss
+            .iter()
+            .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member" && f.vfs != "crypto_LUKS")
+            .map(|f| Named {
+                dev: f.dev.clone(),
+                uuid: want_uuid.then(|| self.uuid(&f.dev)).flatten(),
+                label: want_label.then(|| self.label(&f.dev)).flatten(),
+            })
+            .collect();
+        let roots: Vec<Root> = found
+            .into_iter()
+            .map(|x| Root {
+                mountpoints: inspect::mountpoints(&x.fstab, &named),
+                os: x.os,
+            })
+            .collect();
+        *self.found.borrow_mut() = Some(roots.clone());
+        Ok(roots)
+    }
+
+    /// The mountpoints the root's fstab names, resolved to appliance devices.
+    pub(super) fn fstab_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .found()?
+            .into_iter()
+            .find(|r| r.os.root == root)
+            .map(|r| r.mountpoints)
+            .unwrap_or_default())
+    }
+
+    /// Why a disk shows no operating system: an encrypted volume says so by name.
+    pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
+        let luks = self
+            .filesystems()
+            .unwrap_or_default()
+            .into_iter()
+            .find(|f| f.vfs == "crypto_LUKS");
+        if let Some(BlockFs { dev, .. }) = luks {
+            return anyhow::anyhow!(
+                "{image}: the root filesystem is encrypted ({dev} is a LUKS volume); imgseal works offline without keys, so \
+                 decrypt the image first"
+            );
+        }
+        anyhow::anyhow!(
+            "{image}: no operating system found (a blank or data-only disk); imgseal needs a disk with an installed Linux system"
+        )
+    }
+}
+
+/// The single root of an image; none or several are errors that say what to do.
+pub fn single_root(image: &str, roots: &[String]) -> Result<String> {
+    match roots {
+        [] => bail!(
+            "{image}: no operating system found (a blank or data-only disk, or an encrypted root); \
+             imgseal needs a disk with an installed Linux system"
+        ),
+        [one] => Ok(one.clone()),
+        many => bail!(
+            "{image}: {} operating systems found on one disk ({}); imgseal converts single-OS images only",
+            many.len(),
+            many.join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_counts() {
+        assert!(
+            single_root("x", &[])
+                .unwrap_err()
+                .to_string()
+                .contains("no operating system found")
+        );
+        assert_eq!(
+            single_root("x", &["/dev/sda1".into()]).unwrap(),
+            "/dev/sda1"
+        );
+        let e = single_root("x", &["/dev/sda1".into(), "/dev/sda2".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("2 operating systems found on one disk"), "{e}");
+    }
+}

@@ -1,0 +1,63 @@
+//! Stage 3, where the front half ends: the guest's one operating system identified and its
+//! filesystems mounted. `inspect`, `check` and `verify --deep` work here and close it;
+//! `convert` goes on to the checks.
+
+use super::checked::Checked;
+use super::settings::Shared;
+use crate::facts::OsInfo;
+use crate::guest::appliance_fs::Guest;
+use crate::guest::launch::Appliance;
+use crate::image::{self, Input};
+use crate::manifest::ApplianceInfo;
+use crate::ui::Reporter;
+use anyhow::Result;
+
+/// Field order is drop order: the appliance goes before the export it reads from.
+pub struct Inspected {
+    pub app: Appliance,
+    pub disk: image::Attached,
+    pub input: Input,
+    pub os: OsInfo,
+    /// (mountpoint, device) pairs mounted.
+    pub mounts: Vec<(String, String)>,
+}
+
+impl Inspected {
+    pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
+        self.app.guest(rep)
+    }
+
+    /// The input as the user named it.
+    pub fn name(&self) -> String {
+        self.input.display()
+    }
+
+    /// Which appliance ran, for reports and the manifest.
+    pub fn appliance_info(&self) -> ApplianceInfo {
+        ApplianceInfo {
+            accel: self.app.accel.name().to_string(),
+            launch_seconds: (self.app.launch_secs * 10.0).round() / 10.0,
+            fast_boot: self.app.fast_boot,
+            images_per_launch: 1,
+        }
+    }
+
+    /// The "before" report: every rule check of the profile.
+    pub fn check(self, shared: &Shared, rep: &dyn Reporter) -> Result<Checked> {
+        crate::signals::check()?;
+        rep.stage("check", "before");
+        let before = shared.report(&self.guest(rep), &self.os, &self.name())?;
+        Ok(Checked {
+            session: self,
+            before,
+        })
+    }
+
+    /// Shuts the appliance down (checked) and removes the export, overlay and work dir.
+    pub fn close(self) -> Result<()> {
+        let Inspected { app, disk, .. } = self;
+        let r1 = app.shutdown();
+        let r2 = disk.close();
+        r1.and(r2)
+    }
+}

@@ -1,0 +1,117 @@
+//! The per-image pipeline. Each stage is a value holding exactly what exists at that point;
+//! the next stage takes it by value, so no stage can be reached without the ones before it.
+//!
+//! ```text
+//!  claimed.rs    Claimed     convert only: OUTPUT.partial claimed and locked, input hashing
+//!  attached.rs   Attached    probe (formats explicit), qcow2 overlay, qemu-nbd export, sniff
+//!  launched.rs   Launched    one appliance over the export (KVM, else TCG)
+//!  inspected.rs  Inspected   the one OS root, mounted  <- inspect, check, verify --deep end here
+//!  checked.rs    Checked     the "before" report
+//!  operated.rs   Operated    the operations' results   <- a dry run ends here (the plan)
+//!  compliant.rs  Compliant   the "after" report passes (else: not compliant, nothing written)
+//!  finalized.rs  Finalized   fstrim, swap recreated, checked shutdown
+//!  sealed.rs     Sealed      OUTPUT.partial written, checked, hashed; the manifest drafted
+//!  published.rs  Published   sidecars, manifest, atomic rename
+//! ```
+//!
+//! [`open`] is the front half every command shares; [`convert`] is the whole path. A new
+//! stage is one file with its type and one line in [`convert`]: a boot test, for instance,
+//! takes the `Sealed` output and gives it back with its section in the manifest.
+//! Any failure drops the stages built so far: the appliance is killed, the export, overlay
+//! and work directory removed, the partial output deleted; the input is only ever read.
+
+mod attached;
+mod checked;
+mod claimed;
+mod clock;
+mod compliant;
+mod finalized;
+mod inspected;
+mod launched;
+mod operated;
+mod outcome;
+mod published;
+mod sealed;
+mod settings;
+
+pub use attached::{Attached, attach};
+pub use checked::Checked;
+pub use claimed::Claimed;
+pub use clock::Clock;
+pub use compliant::Compliant;
+pub use finalized::Finalized;
+pub use inspected::Inspected;
+pub use launched::Launched;
+pub use operated::Operated;
+pub use outcome::{Attempt, Failed, Outcome, Plan};
+pub use published::Published;
+pub use sealed::Sealed;
+pub use settings::{Job, Settings, Shared};
+
+use crate::guest::launch::LaunchOpts;
+use crate::image::{AttachOpts, Input};
+use crate::ui::Reporter;
+use anyhow::Result;
+
+/// The front half: attach, launch, inspect and mount. `readonly` for inspect, check,
+/// verify and dry runs.
+pub fn open(
+    input: &Input,
+    attach_opts: &AttachOpts,
+    launch: &LaunchOpts,
+    readonly: bool,
+    rep: &dyn Reporter,
+) -> Result<Inspected> {
+    attach(input, attach_opts, rep)?
+        .launch(readonly, launch, rep)?
+        .inspect(rep)
+}
+
+/// Converts one image: every stage in order, timed for the manifest.
+pub fn convert(shared: &Shared, job: &Job, rep: &dyn Reporter) -> Attempt {
+    let mut launched = false;
+    let outcome = run(shared, job, rep, &mut launched);
+    Attempt { outcome, launched }
+}
+
+fn run(
+    shared: &Shared,
+    job: &Job,
+    rep: &dyn Reporter,
+    reached_launch: &mut bool,
+) -> Result<Outcome> {
+    let s = &shared.settings;
+    let mut clock = Clock::start();
+    // The output is claimed first: an existing output is refused before any slow work.
+    let claimed = (!s.dry_run)
+        .then(|| Claimed::claim(job, s.force))
+        .transpose()?;
+    let attached = attach(&job.input, &s.attach, rep)?;
+    clock.done("attach");
+    *reached_launch = true;
+    let launch = LaunchOpts {
+        network: s.network,
+        ..Default::default()
+    };
+    let launched = attached.launch(s.dry_run, &launch, rep)?;
+    clock.done("launch");
+    let inspected = launched.inspect(rep)?;
+    clock.done("inspect");
+    let checked = inspected.check(shared, rep)?;
+    clock.done("check-before");
+    let operated = checked.operate(shared, rep)?;
+    clock.done("operations");
+    let Some(claimed) = claimed else {
+        return Ok(Outcome::Planned(Box::new(operated.plan()?)));
+    };
+    let compliant = match operated.recheck(shared, rep)? {
+        Ok(c) => c,
+        Err(failed) => return Ok(Outcome::NotCompliant(failed)),
+    };
+    clock.done("check-after");
+    let finalized = compliant.finalize(rep)?;
+    clock.done("finalize");
+    let sealed = finalized.seal(claimed, shared, &mut clock, rep)?;
+    let published = sealed.publish(clock, rep)?;
+    Ok(Outcome::Converted(Box::new(published.manifest)))
+}
