@@ -585,32 +585,6 @@ impl Handle {
         self.path_string(what.call(), root, f)
     }
 
-    pub fn inspect_get_major_version(&self, root: &str) -> Result<i32> {
-        self.path_int(
-            "inspect_get_major_version",
-            root,
-            sys::guestfs_inspect_get_major_version,
-        )
-    }
-
-    pub fn inspect_get_minor_version(&self, root: &str) -> Result<i32> {
-        self.path_int(
-            "inspect_get_minor_version",
-            root,
-            sys::guestfs_inspect_get_minor_version,
-        )
-    }
-
-    /// (mountpoint, device) pairs.
-    pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
-        self.path_list(
-            "inspect_get_mountpoints",
-            root,
-            sys::guestfs_inspect_get_mountpoints,
-        )
-        .map(pairs)
-    }
-
     /// (device, vfs type) pairs for every filesystem the appliance sees.
     pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
         self.list_call("list_filesystems", |g| unsafe {
@@ -675,15 +649,6 @@ impl Handle {
             sys::guestfs_umount_opts_argv(self.g, m.as_ptr(), &a)
         )
         .map(drop)
-    }
-
-    /// The real path of a case-insensitive path (Windows guests), or an error.
-    pub fn case_sensitive_path(&self, path: &str) -> Result<String> {
-        self.path_string(
-            "case_sensitive_path",
-            path,
-            sys::guestfs_case_sensitive_path,
-        )
     }
 
     pub fn umount_all(&self) -> Result<()> {
