@@ -3,4 +3,7 @@
 pub mod fastboot;
 pub mod fs;
 pub mod inspect;
+/// In-memory [`fs::GuestFs`] for unit tests; also reachable as `fs::MemFs`.
+#[cfg(test)]
+pub mod memfs;
 pub mod session;
