@@ -245,7 +245,7 @@ macro_rules! check_int {
 
 impl Handle {
     /// Creates a handle that ignores the `LIBGUESTFS_*` environment except for what imgseal
-    /// passes on explicitly (see `session`), and reports errors only through return values.
+    /// passes on explicitly (see `guest::launch`), and reports errors only through return values.
     pub fn create() -> Result<Handle> {
         // flags = 0: parse the environment (LIBGUESTFS_BACKEND, _DEBUG, _TRACE ... stay usable
         // for debugging), keep close-on-exit so an exiting imgseal kills the appliance.
@@ -585,32 +585,6 @@ impl Handle {
         self.path_string(what.call(), root, f)
     }
 
-    pub fn inspect_get_major_version(&self, root: &str) -> Result<i32> {
-        self.path_int(
-            "inspect_get_major_version",
-            root,
-            sys::guestfs_inspect_get_major_version,
-        )
-    }
-
-    pub fn inspect_get_minor_version(&self, root: &str) -> Result<i32> {
-        self.path_int(
-            "inspect_get_minor_version",
-            root,
-            sys::guestfs_inspect_get_minor_version,
-        )
-    }
-
-    /// (mountpoint, device) pairs.
-    pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
-        self.path_list(
-            "inspect_get_mountpoints",
-            root,
-            sys::guestfs_inspect_get_mountpoints,
-        )
-        .map(pairs)
-    }
-
     /// (device, vfs type) pairs for every filesystem the appliance sees.
     pub fn list_filesystems(&self) -> Result<Vec<(String, String)>> {
         self.list_call("list_filesystems", |g| unsafe {
@@ -675,15 +649,6 @@ impl Handle {
             sys::guestfs_umount_opts_argv(self.g, m.as_ptr(), &a)
         )
         .map(drop)
-    }
-
-    /// The real path of a case-insensitive path (Windows guests), or an error.
-    pub fn case_sensitive_path(&self, path: &str) -> Result<String> {
-        self.path_string(
-            "case_sensitive_path",
-            path,
-            sys::guestfs_case_sensitive_path,
-        )
     }
 
     pub fn umount_all(&self) -> Result<()> {
@@ -776,29 +741,6 @@ impl Handle {
     pub fn tune2fs_l(&self, dev: &str) -> Result<Vec<(String, String)>> {
         self.path_list("tune2fs_l", dev, sys::guestfs_tune2fs_l)
             .map(pairs)
-    }
-
-    /// LVM physical volumes.
-    pub fn pvs(&self) -> Result<Vec<String>> {
-        self.list_call("pvs", |g| unsafe { sys::guestfs_pvs(g) })
-    }
-
-    pub fn pvuuid(&self, dev: &str) -> Result<String> {
-        self.path_string("pvuuid", dev, sys::guestfs_pvuuid)
-    }
-
-    /// UUIDs of the physical volumes of a volume group.
-    pub fn vgpvuuids(&self, vg: &str) -> Result<Vec<String>> {
-        self.path_list("vgpvuuids", vg, sys::guestfs_vgpvuuids)
-    }
-
-    /// `/dev/VG/LV` for any name of a logical volume (e.g. `/dev/mapper/VG-LV`).
-    pub fn lvm_canonical_lv_name(&self, lv: &str) -> Result<String> {
-        self.path_string(
-            "lvm_canonical_lv_name",
-            lv,
-            sys::guestfs_lvm_canonical_lv_name,
-        )
     }
 
     // ---- files (paths are resolved inside the guest root by the appliance) ----

@@ -10,5 +10,8 @@ pub mod fastboot;
 pub mod fs;
 pub mod inspect;
 pub mod launch;
+/// In-memory [`fs::GuestFs`] for unit tests; also reachable as `fs::MemFs`.
+#[cfg(test)]
+pub mod memfs;
 pub mod mount;
 pub mod roots;

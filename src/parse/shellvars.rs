@@ -47,8 +47,14 @@ pub fn get_ci<'a>(vars: &'a [Var], key: &str) -> Option<&'a Var> {
 
 /// Removes shell quoting from a value: 'single', "double" (with \" \\ \$ \` escapes),
 /// backslash escapes outside quotes, and a trailing ` # comment` outside quotes.
+///
+/// Whitespace outside quotes at either end goes (as a shell's word splitting would drop
+/// it); whitespace inside quotes or escaped with a backslash is kept exactly, so
+/// `"a  "` gives `a  ` and `' a'` gives ` a`.
 pub fn unquote(v: &str) -> String {
     let mut out = String::new();
+    // Bytes of `out` that came from quotes or escapes (or precede such bytes): never trimmed.
+    let mut kept = 0;
     let mut chars = v.chars().peekable();
     let mut prev_space = true;
     while let Some(c) = chars.next() {
@@ -60,6 +66,7 @@ pub fn unquote(v: &str) -> String {
                     }
                     out.push(c);
                 }
+                kept = out.len();
             }
             '"' => {
                 while let Some(c) = chars.next() {
@@ -72,18 +79,25 @@ pub fn unquote(v: &str) -> String {
                         c => out.push(c),
                     }
                 }
+                kept = out.len();
             }
             '\\' => {
                 if let Some(n) = chars.next() {
                     out.push(n);
                 }
+                kept = out.len();
             }
             '#' if prev_space => break,
+            // Leading whitespace outside quotes.
+            c if c.is_whitespace() && out.is_empty() => {}
             c => out.push(c),
         }
         prev_space = c.is_whitespace();
     }
-    out.trim_end().to_string()
+    // Trailing whitespace outside quotes, down to (not into) the quoted or escaped part.
+    let end = kept + out[kept..].trim_end().len();
+    out.truncate(end);
+    out
 }
 
 #[cfg(test)]
@@ -135,6 +149,70 @@ BAD KEY=1
         assert_eq!(unquote("a#b"), "a#b");
         assert_eq!(unquote("\"unterminated"), "unterminated");
         assert_eq!(unquote(""), "");
+    }
+
+    #[test]
+    fn spaces_inside_quotes_are_kept_exactly() {
+        // Trailing spaces in double and single quotes.
+        assert_eq!(unquote(r#""a  ""#), "a  ");
+        assert_eq!(unquote("'a  '"), "a  ");
+        // Leading spaces in double and single quotes.
+        assert_eq!(unquote(r#""  a""#), "  a");
+        assert_eq!(unquote("'  a'"), "  a");
+        // Only spaces, and both ends at once.
+        assert_eq!(unquote(r#""   ""#), "   ");
+        assert_eq!(unquote("' a '"), " a ");
+        // An escaped space outside quotes is quoted too.
+        assert_eq!(unquote(r"a\ "), "a ");
+        assert_eq!(unquote(r"\ a"), " a");
+        // Through the parser, where the line is trimmed before unquoting.
+        let v = parse("KEY=\"a  \"\nK2=' b '  \n");
+        assert_eq!(get(&v, "KEY").unwrap().value, "a  ");
+        assert_eq!(get(&v, "K2").unwrap().value, " b ");
+    }
+
+    #[test]
+    fn spaces_outside_quotes_still_go() {
+        assert_eq!(unquote(r#""a  "   "#), "a  ");
+        assert_eq!(unquote(r#""a  " # comment"#), "a  ");
+        assert_eq!(unquote("'a'  "), "a");
+        assert_eq!(unquote("  'a'"), "a");
+        assert_eq!(unquote("  a  "), "a");
+        assert_eq!(unquote(r#""a " b  "#), "a  b");
+        assert_eq!(unquote("   "), "");
+    }
+
+    /// How a value is written in double quotes: `\`, `"`, `$` and `` ` `` escaped.
+    fn double_quoted(v: &str) -> String {
+        let e = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('$', "\\$")
+            .replace('`', "\\`");
+        format!("\"{e}\"")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn double_quoted_values_round_trip_exactly(v in "[ -~\t]{0,40}") {
+            proptest::prop_assert_eq!(unquote(&double_quoted(&v)), v.as_str());
+            let vars = parse(&format!("KEY={}\n", double_quoted(&v)));
+            proptest::prop_assert_eq!(&get(&vars, "KEY").unwrap().value, &v);
+        }
+
+        #[test]
+        fn single_quoted_values_round_trip_exactly(v in "[ -~\t]{0,40}") {
+            // Quoted the way imgseal quotes for a shell (`'it'\''s'`, bare when safe).
+            let q = crate::cmd::shell_quote(&v);
+            proptest::prop_assert_eq!(unquote(&q), v.as_str());
+            let vars = parse(&format!("KEY={q}\n"));
+            proptest::prop_assert_eq!(&get(&vars, "KEY").unwrap().value, &v);
+        }
+
+        #[test]
+        fn space_heavy_values_round_trip_exactly(v in "[ a#'\"\\\\$`]{0,16}") {
+            proptest::prop_assert_eq!(unquote(&double_quoted(&v)), v.as_str());
+        }
     }
 
     #[test]
