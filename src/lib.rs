@@ -23,6 +23,7 @@ pub mod profile;
 pub mod rules;
 pub mod seal;
 pub mod signals;
+pub mod tomltext;
 pub mod traces;
 pub mod ui;
 pub mod vendor;

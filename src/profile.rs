@@ -1,7 +1,8 @@
 //! Profiles: the rules a conversion enforces, as TOML data. The built-in `jdcloud` profile
 //! is `profiles/jdcloud.toml`, compiled in.
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::tomltext::parse_toml;
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -110,33 +111,6 @@ impl Profile {
         }
         Ok(())
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
-
-/// Parses TOML into `T`, turning an error into one line naming file, line and column.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Result<T> {
-    toml::from_str(text).map_err(|e| {
-        let msg = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => {
-                let (l, c) = line_col(text, span.start);
-                anyhow!("{src}:{l}:{c}: {msg}")
-            }
-            None => anyhow!("{src}: {msg}"),
-        }
-    })
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -267,12 +241,5 @@ mod tests {
                 .to_string()
                 .contains("exceeds")
         );
-    }
-
-    #[test]
-    fn line_col_counts_from_one() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("", 10), (1, 1));
     }
 }
