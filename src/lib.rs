@@ -20,6 +20,7 @@ pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod profile;
+pub mod rule;
 pub mod rules;
 pub mod seal;
 pub mod signals;

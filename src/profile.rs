@@ -1,6 +1,7 @@
 //! Profiles: the rules a conversion enforces, as TOML data. The built-in `jdcloud` profile
 //! is `profiles/jdcloud.toml`, compiled in.
 
+use crate::rule::RuleId;
 use crate::tomltext::parse_toml;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -98,15 +99,8 @@ impl Profile {
             );
         }
         for k in self.severity.keys() {
-            if !crate::checks::RULES.iter().any(|(id, _)| id == k) {
-                bail!(
-                    "{src}: [severity] names unknown rule '{k}' (rules: {})",
-                    crate::checks::RULES
-                        .iter()
-                        .map(|r| r.0)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+            if let Err(e) = k.parse::<RuleId>() {
+                bail!("{src}: [severity] names {e}");
             }
         }
         Ok(())

@@ -4,19 +4,20 @@
 use super::{CheckDef, Ctx, Outcome};
 use crate::facts::boot;
 use crate::parse::fstab;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "fstab-device-names",
-            "B1",
+            RuleId::B1,
             "fstab names filesystems by UUID or LABEL, not by kernel device name",
             Box::new(fstab_names),
         ),
         CheckDef::new(
             "initramfs-virtio",
-            "B1",
+            RuleId::B1,
             "The default kernel can reach virtio_blk, virtio_net and virtio_scsi at boot",
             Box::new(initramfs_virtio),
         ),

@@ -2,6 +2,7 @@
 
 use super::{CheckDef, Ctx, Outcome};
 use crate::facts::firewall::FIREWALLS;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
@@ -11,7 +12,7 @@ pub fn checks() -> Vec<CheckDef> {
         .map(|(i, def)| {
             CheckDef::new(
                 format!("firewall-{}", def.name),
-                "R2",
+                RuleId::R2,
                 format!("{} does not start at boot", def.name),
                 Box::new(move |ctx: &Ctx| run(ctx, i)),
             )

@@ -16,35 +16,11 @@ use crate::facts::network::NetworkFacts;
 use crate::facts::{self, OsInfo};
 use crate::guest::fs::GuestFs;
 use crate::profile::{Profile, Severity};
+use crate::rule::{RuleId, RuleTag};
 use crate::vendor::Vendor;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
-
-/// The rules, with a short title each (R1-R9 from the spec; B1 is imgseal's own).
-pub const RULES: &[(&str, &str)] = &[
-    ("R1", "system update sources configured, not changed"),
-    ("R2", "firewall off at boot"),
-    ("R3", "NIC MTU left to DHCP"),
-    ("R4", "CentOS: the vendor's cloud-init"),
-    (
-        "R5",
-        "Ubuntu/Debian: the vendor's cloud-init and datasources",
-    ),
-    ("R6", "Windows: cloudbase-init"),
-    ("R7", "Windows: updates installed"),
-    ("R8", "no traces of the image build"),
-    ("R9", "no reboot pending"),
-    ("B1", "boots on the target cloud's KVM (virtio)"),
-];
-
-pub fn rule_title(rule: &str) -> &'static str {
-    RULES
-        .iter()
-        .find(|(r, _)| *r == rule)
-        .map(|r| r.1)
-        .unwrap_or("")
-}
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +102,7 @@ pub type CheckFn = Box<dyn Fn(&Ctx) -> Result<Outcome> + Send + Sync>;
 pub struct CheckDef {
     pub id: String,
     /// `R2`, or `R4/R5` for checks whose rule depends on the distribution.
-    pub rule: &'static str,
+    pub rule: RuleTag,
     /// One line, no trailing period.
     pub summary: String,
     pub run: CheckFn,
@@ -135,13 +111,13 @@ pub struct CheckDef {
 impl CheckDef {
     pub fn new(
         id: impl Into<String>,
-        rule: &'static str,
+        rule: impl Into<RuleTag>,
         summary: impl Into<String>,
         run: CheckFn,
     ) -> CheckDef {
         CheckDef {
             id: id.into(),
-            rule,
+            rule: rule.into(),
             summary: summary.into(),
             run,
         }
@@ -210,12 +186,13 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// `R4` on rpm guests, `R5` on deb guests.
-    pub fn resolve_rule(&self, rule: &'static str) -> String {
+    /// A per-format tag resolved for this guest: `R4` on rpm guests, `R5` on deb guests;
+    /// left whole on guests of another package format.
+    pub fn resolve_rule(&self, rule: RuleTag) -> RuleTag {
         match rule {
-            "R4/R5" if self.os.is_rpm() => "R4".into(),
-            "R4/R5" if self.os.is_deb() => "R5".into(),
-            r => r.into(),
+            RuleTag::ByFormat { rpm, .. } if self.os.is_rpm() => rpm.into(),
+            RuleTag::ByFormat { deb, .. } if self.os.is_deb() => deb.into(),
+            r => r,
         }
     }
 }
@@ -262,7 +239,7 @@ impl Report {
 pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
     let mut results = Vec::new();
     for def in registry() {
-        let rule = ctx.resolve_rule(def.rule);
+        let rule = ctx.resolve_rule(def.rule).to_string();
         let mut out = match (def.run)(ctx) {
             Ok(o) => o,
             Err(e) => Outcome {
@@ -298,7 +275,7 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         .filter(|r| r.status == Status::Fail)
         .map(|r| r.rule.clone())
         .collect();
-    failing.sort_by_key(|r| RULES.iter().position(|(x, _)| x == r));
+    failing.sort_by_key(|r| report_order(r));
     failing.dedup();
     Report {
         schema: REPORT_SCHEMA,
@@ -309,6 +286,11 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         failing_rules: failing,
         results,
     }
+}
+
+/// Where a report's rule string sorts: by rule, an unresolved `R4/R5` first.
+fn report_order(rule: &str) -> Option<RuleId> {
+    rule.parse().ok()
 }
 
 /// Lists items as `a, b, c (+N more)`.
@@ -342,10 +324,11 @@ pub fn render_text(r: &Report, color: bool, verbose: bool) -> String {
     let idw = r.results.iter().map(|x| x.id.len()).max().unwrap_or(0);
     let mut out = format!("{}  ({}, profile {})\n", r.image, r.os.short(), r.profile);
     let mut rules: Vec<&str> = r.results.iter().map(|x| x.rule.as_str()).collect();
-    rules.sort_by_key(|x| RULES.iter().position(|(id, _)| id == x));
+    rules.sort_by_key(|x| report_order(x));
     rules.dedup();
     for rule in rules {
-        out.push_str(&format!("\n{rule}  {}\n", rule_title(rule)));
+        let title = rule.parse::<RuleId>().map(RuleId::title).unwrap_or("");
+        out.push_str(&format!("\n{rule}  {title}\n"));
         for x in r.results.iter().filter(|x| x.rule == rule) {
             out.push_str(&format!(
                 "  {}  {:<idw$}  {}\n",
@@ -449,8 +432,9 @@ mod tests {
             assert!(!c.summary.is_empty());
             assert!(
                 c.rule
+                    .to_string()
                     .split('/')
-                    .all(|r| RULES.iter().any(|(x, _)| *x == r)),
+                    .all(|r| r.parse::<RuleId>().is_ok()),
                 "{}: unknown rule {}",
                 c.id,
                 c.rule

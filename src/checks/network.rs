@@ -2,19 +2,20 @@
 
 use super::{CheckDef, Ctx, Outcome};
 use crate::facts::network::is_dhcp;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "mtu-static",
-            "R3",
+            RuleId::R3,
             "No static MTU in any network configuration",
             Box::new(static_mtu),
         ),
         CheckDef::new(
             "mtu-primary-dhcp",
-            "R3",
+            RuleId::R3,
             "The primary NIC gets its address (and MTU) from DHCP",
             Box::new(primary_dhcp),
         ),

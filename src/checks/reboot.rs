@@ -3,25 +3,26 @@
 
 use super::{CheckDef, Ctx, Outcome, brief};
 use crate::facts::boot;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "kernel-default",
-            "R9",
+            RuleId::R9,
             "The newest installed kernel is the boot default",
             Box::new(kernel_default),
         ),
         CheckDef::new(
             "reboot-required",
-            "R9",
+            RuleId::R9,
             "No reboot-required flag file",
             Box::new(reboot_required),
         ),
         CheckDef::new(
             "unfinished-transactions",
-            "R9",
+            RuleId::R9,
             "No unfinished yum transaction or half-installed dpkg package",
             Box::new(unfinished),
         ),

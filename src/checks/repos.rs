@@ -2,12 +2,13 @@
 
 use super::{CheckDef, Ctx, Outcome, brief};
 use crate::facts::repos;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![CheckDef::new(
         "repos",
-        "R1",
+        RuleId::R1,
         "Package repositories are configured, on the profile's mirror hosts if it lists any",
         Box::new(run),
     )]

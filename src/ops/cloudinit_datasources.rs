@@ -10,12 +10,13 @@ use super::{OpCtx, OpDef};
 use crate::facts::cloudinit::{CLOUD_CFG_D, effective_datasources};
 use crate::guest::fs::{GuestFs, join};
 use crate::parse::cloudcfg;
+use crate::rule::RuleTag;
 use anyhow::{Result, bail};
 
 pub fn def() -> OpDef {
     OpDef {
         id: "cloud-init-datasources",
-        rule: "R4/R5",
+        rule: RuleTag::R4_R5,
         default: true,
         summary: "Set cloud-init's datasource list to exactly the profile's",
         description: "deb: debconf selection and dpkg-reconfigure, then verified; a drop-in \

@@ -8,13 +8,14 @@ use super::{OpCtx, OpDef};
 use crate::facts::cloudinit::STATE_DIR;
 use crate::facts::packages;
 use crate::guest::fs::{GuestFs, join};
+use crate::rule::RuleTag;
 use crate::vendor::Package;
 use anyhow::{Context, Result, bail};
 
 pub fn def() -> OpDef {
     OpDef {
         id: "cloud-init-swap",
-        rule: "R4/R5",
+        rule: RuleTag::R4_R5,
         default: true,
         summary: "Replace the distribution's cloud-init with the vendor's build from vendor-packages",
         description: "Removes the distribution's package with the guest's own rpm/dpkg, empties /etc/cloud (rpm) \

@@ -5,12 +5,13 @@
 use super::{OpCtx, OpDef, edit};
 use crate::facts::firewall::{self, FIREWALLS, SYSTEMD_ETC, UFW_CONF};
 use crate::guest::fs::{GuestFs, join, parent};
+use crate::rule::{RuleId, RuleTag};
 use anyhow::Result;
 
 pub fn def() -> OpDef {
     OpDef {
         id: "firewall-disable",
-        rule: "R2",
+        rule: RuleTag::One(RuleId::R2),
         default: true,
         summary: "Disable every firewall that starts at boot (firewalld, iptables, ip6tables, nftables, ufw)",
         description: "Removes systemd enablement links, turns SysV S-links into K-links, sets ufw ENABLED=no. \

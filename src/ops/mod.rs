@@ -18,6 +18,7 @@ pub mod tracked;
 use crate::facts::OsInfo;
 use crate::guest::fs::GuestFs;
 use crate::profile::Profile;
+use crate::rule::RuleTag;
 use crate::ui::Reporter;
 use crate::vendor::Vendor;
 use anyhow::{Context, Result, bail};
@@ -54,7 +55,7 @@ pub type OpFn = fn(&OpCtx) -> Result<Vec<String>>;
 pub struct OpDef {
     /// kebab-case, unique; what --skip/--only take.
     pub id: &'static str,
-    pub rule: &'static str,
+    pub rule: RuleTag,
     pub default: bool,
     /// One line, no trailing period.
     pub summary: &'static str,
@@ -220,8 +221,9 @@ mod tests {
             assert!(!d.description.is_empty());
             assert!(
                 d.rule
+                    .to_string()
                     .split('/')
-                    .all(|x| crate::checks::RULES.iter().any(|(r, _)| *r == x)),
+                    .all(|x| x.parse::<crate::rule::RuleId>().is_ok()),
                 "{}",
                 d.id
             );

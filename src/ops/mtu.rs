@@ -4,13 +4,14 @@
 use super::{OpCtx, OpDef, edit};
 use crate::facts::network::{self, MtuSetting, Source, is_dhcp};
 use crate::guest::fs::GuestFs;
+use crate::rule::{RuleId, RuleTag};
 use anyhow::{Result, bail};
 use std::collections::BTreeMap;
 
 pub fn def() -> OpDef {
     OpDef {
         id: "mtu",
-        rule: "R3",
+        rule: RuleTag::One(RuleId::R3),
         default: true,
         summary: "Remove static MTU settings and keep the primary NIC on DHCP",
         description: "Comments out every static MTU (ifcfg MTU=, interfaces mtu and ip-link hooks, netplan mtu:, \

@@ -2,6 +2,7 @@
 //! that logs written by earlier operations go too.
 
 use super::{OpCtx, OpDef};
+use crate::rule::{RuleId, RuleTag};
 use crate::traces;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 pub fn def() -> OpDef {
     OpDef {
         id: "trace-cleanup",
-        rule: "R8",
+        rule: RuleTag::One(RuleId::R8),
         default: true,
         summary: "Remove histories, keys, logs, leases, caches, machine identity and other build traces",
         description: "Covers virt-sysprep's default Linux operations and what they miss (every shell and REPL \
