@@ -104,7 +104,7 @@ fn disable_ufw(fs: &dyn GuestFs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::OsInfo;
+    use crate::facts::{InitSystem, OsInfo};
     use crate::guest::fs::MemFs;
     use crate::ops::testutil::run_op;
 
@@ -142,7 +142,7 @@ mod tests {
     #[test]
     fn sysv_links_become_kill_links() {
         let mut os = OsInfo::linux("centos", 6, 10);
-        os.init_system = "sysvinit".into();
+        os.init_system = InitSystem::Sysvinit;
         let mut fs = MemFs::new().file("/etc/rc.d/init.d/iptables", "#!/bin/sh");
         for rl in 2..=5 {
             fs = fs.link(

@@ -835,7 +835,7 @@ fn exclude_and_non_linux() {
     );
     assert!(without.iter().any(|t| t.category == "login-records"));
     let windows = OsInfo {
-        os_type: "windows".into(),
+        os_type: crate::facts::OsFamily::Windows,
         ..Default::default()
     };
     assert!(find_all(&fs, &windows, &[]).unwrap().is_empty());
