@@ -141,7 +141,7 @@ impl Shared {
         })
     }
 
-    fn report(&self, fs: &dyn GuestFs, os: &OsInfo, image: &str) -> Report {
+    fn report(&self, fs: &dyn GuestFs, os: &OsInfo, image: &str) -> Result<Report> {
         let ctx = checks::Ctx::new(
             fs,
             os,
@@ -482,7 +482,7 @@ fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) ->
     let mounts = app.mount_os(&mut os, shared.settings.dry_run, n > 1)?;
     rep.stage("check", "before");
     let guest = app.guest(rep);
-    let before = shared.report(&guest, &os, &image);
+    let before = shared.report(&guest, &os, &image)?;
     slot.stages.done("check-before");
     signals::check()?;
     let tracked = Tracked::new(&guest, shared.settings.dry_run);
@@ -519,7 +519,7 @@ fn process_guest(app: &Appliance, slot: &mut Slot, shared: &Shared, n: usize) ->
         slot.finalize.push(note);
     }
     rep.stage("check", "after");
-    let after = shared.report(&guest, &os, &image);
+    let after = shared.report(&guest, &os, &image)?;
     slot.stages.done("check-after");
     if !after.compliant {
         slot.finish(

@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod applies;
 pub mod batch;
 pub mod checks;
 pub mod cli;

@@ -76,7 +76,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 &prof.profile,
                 vend.as_ref().map_err(|e| e.clone()),
             );
-            let report = checks::run_all(&ctx, &input.display(), &prof.profile.name);
+            let report = checks::run_all(&ctx, &input.display(), &prof.profile.name)?;
             drop(ctx);
             drop(guest);
             s.close()?;

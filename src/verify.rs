@@ -179,7 +179,7 @@ fn recheck(image: &Path, m: &Manifest, rep: &dyn Reporter) -> Result<crate::chec
         &prof.profile,
         Err("not needed to verify".into()),
     );
-    let report = crate::checks::run_all(&ctx, &image.display().to_string(), &prof.profile.name);
+    let report = crate::checks::run_all(&ctx, &image.display().to_string(), &prof.profile.name)?;
     drop(ctx);
     drop(guest);
     s.close()?;

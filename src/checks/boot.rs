@@ -2,6 +2,7 @@
 //! drivers reachable from the initramfs.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::boot;
 use crate::parse::fstab;
 use crate::rule::RuleId;
@@ -12,12 +13,14 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new(
             "fstab-device-names",
             RuleId::B1,
+            Applies::LINUX,
             "fstab names filesystems by UUID or LABEL, not by kernel device name",
             Box::new(fstab_names),
         ),
         CheckDef::new(
             "initramfs-virtio",
             RuleId::B1,
+            Applies::LINUX,
             "The default kernel can reach virtio_blk, virtio_net and virtio_scsi at boot",
             Box::new(initramfs_virtio),
         ),

@@ -1,6 +1,7 @@
 //! R2: no firewall starts at boot.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::firewall::FIREWALLS;
 use crate::rule::RuleId;
 use anyhow::Result;
@@ -13,6 +14,7 @@ pub fn checks() -> Vec<CheckDef> {
             CheckDef::new(
                 format!("firewall-{}", def.name),
                 RuleId::R2,
+                Applies::LINUX,
                 format!("{} does not start at boot", def.name),
                 Box::new(move |ctx: &Ctx| run(ctx, i)),
             )

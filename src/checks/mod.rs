@@ -1,6 +1,6 @@
 //! The rule checks: a registry of read-only checks, each tagged with the rule it serves
-//! (R1-R9 of the vendor's spec, B1 for boot readiness), each returning pass / fail / warn /
-//! skip with a detail that names the guest file it is about.
+//! (R1-R9 of the vendor's spec, B1 for boot readiness) and the guests it is about, each
+//! returning pass / fail / warn / skip with a detail that names the guest file it is about.
 
 mod boot;
 mod cloudinit;
@@ -10,6 +10,7 @@ mod reboot;
 mod repos;
 mod traces;
 
+use crate::applies::Applies;
 use crate::facts::cloudinit::CloudInit;
 use crate::facts::firewall::FirewallService;
 use crate::facts::network::NetworkFacts;
@@ -18,7 +19,7 @@ use crate::guest::fs::GuestFs;
 use crate::profile::{Profile, Severity};
 use crate::rule::{RuleId, RuleTag};
 use crate::vendor::Vendor;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
 
@@ -103,6 +104,8 @@ pub struct CheckDef {
     pub id: String,
     /// `R2`, or `R4/R5` for checks whose rule depends on the distribution.
     pub rule: RuleTag,
+    /// The guests it is about; it is not run on others.
+    pub applies: Applies,
     /// One line, no trailing period.
     pub summary: String,
     pub run: CheckFn,
@@ -112,12 +115,14 @@ impl CheckDef {
     pub fn new(
         id: impl Into<String>,
         rule: impl Into<RuleTag>,
+        applies: Applies,
         summary: impl Into<String>,
         run: CheckFn,
     ) -> CheckDef {
         CheckDef {
             id: id.into(),
             rule: rule.into(),
+            applies,
             summary: summary.into(),
             run,
         }
@@ -197,7 +202,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Every check, in report order.
+/// Every check, in report order, whatever guest it is about (`imgseal rules` lists them all).
 pub fn registry() -> Vec<CheckDef> {
     let mut v = Vec::new();
     v.extend(repos::checks());
@@ -208,6 +213,14 @@ pub fn registry() -> Vec<CheckDef> {
     v.extend(reboot::checks());
     v.extend(boot::checks());
     v
+}
+
+/// The checks about this guest, in report order.
+pub fn for_os(os: &OsInfo) -> Vec<CheckDef> {
+    registry()
+        .into_iter()
+        .filter(|d| d.applies.matches(os))
+        .collect()
 }
 
 /// A compliance report (a contract: scripts parse it).
@@ -235,10 +248,20 @@ impl Report {
     }
 }
 
-/// Runs every check. A check that breaks is reported as `error`, not silently dropped.
-pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
+/// Runs every check about the guest. A check that breaks is reported as `error`, not
+/// silently dropped. A guest no check is about is an error: an empty report would read as
+/// compliant.
+pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Result<Report> {
+    let defs = for_os(ctx.os);
+    if defs.is_empty() {
+        bail!(
+            "no checks apply to this guest ({}); imgseal has checks for: {}",
+            ctx.os.os_type,
+            covered()
+        );
+    }
     let mut results = Vec::new();
-    for def in registry() {
+    for def in defs {
         let rule = ctx.resolve_rule(def.rule).to_string();
         let mut out = match (def.run)(ctx) {
             Ok(o) => o,
@@ -277,7 +300,7 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         .collect();
     failing.sort_by_key(|r| report_order(r));
     failing.dedup();
-    Report {
+    Ok(Report {
         schema: REPORT_SCHEMA,
         image: image.to_string(),
         profile: profile_name.to_string(),
@@ -285,7 +308,19 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         compliant: failing.is_empty() && !results.iter().any(|r| r.status == Status::Error),
         failing_rules: failing,
         results,
+    })
+}
+
+/// The guests the registry has checks for: `linux`, or `linux, linux/rpm`, ...
+fn covered() -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for d in registry() {
+        let a = d.applies.to_string();
+        if !seen.contains(&a) {
+            seen.push(a);
+        }
     }
+    seen.join(", ")
 }
 
 /// Where a report's rule string sorts: by rule, an unresolved `R4/R5` first.
@@ -392,7 +427,7 @@ pub(crate) mod testutil {
             &p,
             vendor.ok_or_else(|| "no vendor dir".to_string()),
         );
-        run_all(&ctx, "test.img", &p.name)
+        run_all(&ctx, "test.img", &p.name).unwrap()
     }
 
     pub fn result<'r>(r: &'r Report, id: &str) -> &'r CheckResult {
@@ -494,6 +529,38 @@ mod tests {
         assert!(r.has_errors() && !r.compliant);
         let text = render_text(&r, false, false);
         assert!(text.contains("ERROR: some checks could not run"), "{text}");
+    }
+
+    #[test]
+    fn checks_are_selected_by_the_guest_they_are_about() {
+        let all = registry();
+        for c in &all {
+            assert!(!c.applies.families.is_empty(), "{}: no OS family", c.id);
+        }
+        for os in [
+            OsInfo::linux("debian", 12, 4),
+            OsInfo::linux("centos", 7, 9),
+        ] {
+            assert_eq!(
+                for_os(&os).len(),
+                all.len(),
+                "a Linux guest gets every check"
+            );
+        }
+        let windows = OsInfo {
+            os_type: crate::facts::OsFamily::Windows,
+            distro: "windows".into(),
+            ..Default::default()
+        };
+        assert!(for_os(&windows).is_empty());
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let fs = MemFs::new();
+        let ctx = Ctx::new(&fs, &windows, &p, Err("no vendor dir".into()));
+        let e = run_all(&ctx, "win.img", &p.name).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "no checks apply to this guest (windows); imgseal has checks for: linux"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! R3: the MTU comes from DHCP: no static MTU anywhere, the primary NIC on DHCP.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::network::is_dhcp;
 use crate::rule::RuleId;
 use anyhow::Result;
@@ -10,12 +11,14 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new(
             "mtu-static",
             RuleId::R3,
+            Applies::LINUX,
             "No static MTU in any network configuration",
             Box::new(static_mtu),
         ),
         CheckDef::new(
             "mtu-primary-dhcp",
             RuleId::R3,
+            Applies::LINUX,
             "The primary NIC gets its address (and MTU) from DHCP",
             Box::new(primary_dhcp),
         ),

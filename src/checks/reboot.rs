@@ -2,6 +2,7 @@
 //! reboot-required flag, no unfinished package transaction.
 
 use super::{CheckDef, Ctx, Outcome, brief};
+use crate::applies::Applies;
 use crate::facts::boot;
 use crate::rule::RuleId;
 use anyhow::Result;
@@ -11,18 +12,21 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new(
             "kernel-default",
             RuleId::R9,
+            Applies::LINUX,
             "The newest installed kernel is the boot default",
             Box::new(kernel_default),
         ),
         CheckDef::new(
             "reboot-required",
             RuleId::R9,
+            Applies::LINUX,
             "No reboot-required flag file",
             Box::new(reboot_required),
         ),
         CheckDef::new(
             "unfinished-transactions",
             RuleId::R9,
+            Applies::LINUX,
             "No unfinished yum transaction or half-installed dpkg package",
             Box::new(unfinished),
         ),

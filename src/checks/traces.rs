@@ -13,6 +13,7 @@ pub fn checks() -> Vec<CheckDef> {
             CheckDef::new(
                 format!("traces-{id}"),
                 RuleId::R8,
+                c.applies,
                 format!("No traces: {}", c.summary),
                 Box::new(move |ctx: &Ctx| run(ctx, id)),
             )

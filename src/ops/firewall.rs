@@ -3,6 +3,7 @@
 //! `chkconfig off` does), ufw's `ENABLED=no`. No package is removed.
 
 use super::{OpCtx, OpDef, edit};
+use crate::applies::Applies;
 use crate::facts::firewall::{self, FIREWALLS, SYSTEMD_ETC, UFW_CONF};
 use crate::guest::fs::{GuestFs, join, parent};
 use crate::rule::{RuleId, RuleTag};
@@ -12,6 +13,7 @@ pub fn def() -> OpDef {
     OpDef {
         id: "firewall-disable",
         rule: RuleTag::One(RuleId::R2),
+        applies: Applies::LINUX,
         default: true,
         summary: "Disable every firewall that starts at boot (firewalld, iptables, ip6tables, nftables, ufw)",
         description: "Removes systemd enablement links, turns SysV S-links into K-links, sets ufw ENABLED=no. \
@@ -22,9 +24,6 @@ pub fn def() -> OpDef {
 }
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let fs = ctx.fs;
     let mut notes = Vec::new();
     for def in FIREWALLS {

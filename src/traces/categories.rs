@@ -2,7 +2,7 @@
 
 use super::paths::*;
 use super::{Action, Category, Trace};
-use crate::facts::OsInfo;
+use crate::applies::Applies;
 use crate::guest::fs::{GuestFs, Kind, Meta, join, wildcard};
 use crate::parse::shellvars;
 use anyhow::Result;
@@ -12,175 +12,204 @@ pub(super) static CATEGORIES: &[Category] = &[
         id: "shell-history",
         summary: "Shell and REPL histories in home directories (bash, zsh, fish, python, psql, vim...)",
         sysprep: &["bash-history", "zsh-history"],
-        find: |fs, os| linux_only(fs, os, shell_history),
+        applies: Applies::LINUX,
+        scan: shell_history,
     },
     Category {
         id: "ssh-userdir",
         summary: "The .ssh directory of every home (authorized and known keys)",
         sysprep: &["ssh-userdir"],
-        find: |fs, os| linux_only(fs, os, ssh_userdir),
+        applies: Applies::LINUX,
+        scan: ssh_userdir,
     },
     Category {
         id: "ssh-hostkeys",
         summary: "SSH host keys in /etc/ssh, regenerated at first boot",
         sysprep: &["ssh-hostkeys"],
-        find: |fs, os| linux_only(fs, os, ssh_hostkeys),
+        applies: Applies::LINUX,
+        scan: ssh_hostkeys,
     },
     Category {
         id: "logfiles",
         summary: "Logs in /var/log: current logs are emptied, rotated logs removed",
         sysprep: &["logfiles"],
-        find: |fs, os| linux_only(fs, os, logfiles),
+        applies: Applies::LINUX,
+        scan: logfiles,
     },
     Category {
         id: "journal",
         summary: "Persistent systemd journal files in /var/log/journal",
         sysprep: &[],
-        find: |fs, os| linux_only(fs, os, journal),
+        applies: Applies::LINUX,
+        scan: journal,
     },
     Category {
         id: "login-records",
         summary: "Login records: wtmp, btmp, lastlog, faillog, tallylog, utmp",
         sysprep: &["utmp"],
-        find: |fs, os| linux_only(fs, os, login_records),
+        applies: Applies::LINUX,
+        scan: login_records,
     },
     Category {
         id: "dhcp-client-state",
         summary: "DHCP client leases (dhclient, dhcpcd, NetworkManager)",
         sysprep: &["dhcp-client-state"],
-        find: |fs, os| linux_only(fs, os, dhcp_client_state),
+        applies: Applies::LINUX,
+        scan: dhcp_client_state,
     },
     Category {
         id: "dhcp-server-state",
         summary: "DHCP server leases",
         sysprep: &["dhcp-server-state"],
-        find: |fs, os| linux_only(fs, os, dhcp_server_state),
+        applies: Applies::LINUX,
+        scan: dhcp_server_state,
     },
     Category {
         id: "machine-id",
         summary: "The machine ID, emptied so that systemd generates a new one at boot",
         sysprep: &["machine-id"],
-        find: |fs, os| linux_only(fs, os, machine_id),
+        applies: Applies::LINUX,
+        scan: machine_id,
     },
     Category {
         id: "cloud-init-state",
         summary: "cloud-init state in /var/lib/cloud and its logs",
         sysprep: &[],
-        find: |fs, os| linux_only(fs, os, cloud_init_state),
+        applies: Applies::LINUX,
+        scan: cloud_init_state,
     },
     Category {
         id: "package-manager-cache",
         summary: "Downloaded packages and metadata of apt, dnf, yum and zypper",
         sysprep: &["package-manager-cache"],
-        find: |fs, os| linux_only(fs, os, package_manager_cache),
+        applies: Applies::LINUX,
+        scan: package_manager_cache,
     },
     Category {
         id: "tmp-files",
         summary: "Everything in /tmp and /var/tmp",
         sysprep: &["tmp-files"],
-        find: |fs, os| linux_only(fs, os, tmp_files),
+        applies: Applies::LINUX,
+        scan: tmp_files,
     },
     Category {
         id: "crash-data",
         summary: "Crash dumps and reports (kdump, ABRT, apport, systemd-coredump)",
         sysprep: &["crash-data", "abrt-data"],
-        find: |fs, os| linux_only(fs, os, crash_data),
+        applies: Applies::LINUX,
+        scan: crash_data,
     },
     Category {
         id: "mail-spool",
         summary: "Local mail in /var/mail and /var/spool/mail",
         sysprep: &["mail-spool"],
-        find: |fs, os| linux_only(fs, os, mail_spool),
+        applies: Applies::LINUX,
+        scan: mail_spool,
     },
     Category {
         id: "cron-spool",
         summary: "User crontabs and pending at jobs",
         sysprep: &["cron-spool"],
-        find: |fs, os| linux_only(fs, os, cron_spool),
+        applies: Applies::LINUX,
+        scan: cron_spool,
     },
     Category {
         id: "udev-persistent-net",
         summary: "udev rules binding interface names to the build machine's MAC addresses",
         sysprep: &["udev-persistent-net"],
-        find: |fs, os| linux_only(fs, os, udev_persistent_net),
+        applies: Applies::LINUX,
+        scan: udev_persistent_net,
     },
     Category {
         id: "net-hwaddr",
         summary: "HWADDR and UUID lines in ifcfg files",
         sysprep: &["net-hwaddr"],
-        find: |fs, os| linux_only(fs, os, net_hwaddr),
+        applies: Applies::LINUX,
+        scan: net_hwaddr,
     },
     Category {
         id: "net-hostname",
         summary: "HOSTNAME and DHCP_HOSTNAME lines in ifcfg files",
         sysprep: &["net-hostname"],
-        find: |fs, os| linux_only(fs, os, net_hostname),
+        applies: Applies::LINUX,
+        scan: net_hostname,
     },
     Category {
         id: "net-nmconn",
         summary: "NetworkManager connection profiles (keyfiles) made on the build machine",
         sysprep: &["net-nmconn"],
-        find: |fs, os| linux_only(fs, os, net_nmconn),
+        applies: Applies::LINUX,
+        scan: net_nmconn,
     },
     Category {
         id: "passwd-backups",
         summary: "Backups of the account files: /etc/passwd-, /etc/shadow- and the like",
         sysprep: &["passwd-backups"],
-        find: |fs, os| linux_only(fs, os, passwd_backups),
+        applies: Applies::LINUX,
+        scan: passwd_backups,
     },
     Category {
         id: "backup-files",
         summary: "Editor backup and swap files under /etc, /root, /home and /srv",
         sysprep: &["backup-files"],
-        find: |fs, os| linux_only(fs, os, backup_files),
+        applies: Applies::LINUX,
+        scan: backup_files,
     },
     Category {
         id: "blkid-tab",
         summary: "The blkid cache",
         sysprep: &["blkid-tab"],
-        find: |fs, os| linux_only(fs, os, blkid_tab),
+        applies: Applies::LINUX,
+        scan: blkid_tab,
     },
     Category {
         id: "pacct-log",
         summary: "Process accounting logs",
         sysprep: &["pacct-log"],
-        find: |fs, os| linux_only(fs, os, pacct_log),
+        applies: Applies::LINUX,
+        scan: pacct_log,
     },
     Category {
         id: "pam-data",
         summary: "PAM runtime data: console ownership, faillock and sepermit records",
         sysprep: &["pam-data"],
-        find: |fs, os| linux_only(fs, os, pam_data),
+        applies: Applies::LINUX,
+        scan: pam_data,
     },
     Category {
         id: "rpm-db",
         summary: "Host-specific RPM database environment files (/var/lib/rpm/__db.*)",
         sysprep: &["rpm-db"],
-        find: |fs, os| linux_only(fs, os, rpm_db),
+        applies: Applies::LINUX,
+        scan: rpm_db,
     },
     Category {
         id: "yum-uuid",
         summary: "The yum UUID, regenerated by yum when missing",
         sysprep: &["yum-uuid"],
-        find: |fs, os| linux_only(fs, os, yum_uuid),
+        applies: Applies::LINUX,
+        scan: yum_uuid,
     },
     Category {
         id: "installer-leftovers",
         summary: "Installer kickstarts and logs (anaconda, debian-installer)",
         sysprep: &[],
-        find: |fs, os| linux_only(fs, os, installer_leftovers),
+        applies: Applies::LINUX,
+        scan: installer_leftovers,
     },
     Category {
         id: "user-cache",
         summary: "The .cache directory of every home",
         sysprep: &[],
-        find: |fs, os| linux_only(fs, os, user_cache),
+        applies: Applies::LINUX,
+        scan: user_cache,
     },
     Category {
         id: "random-seed",
         summary: "Saved random seeds, which every clone would otherwise share",
         sysprep: &[],
-        find: |fs, os| linux_only(fs, os, random_seed),
+        applies: Applies::LINUX,
+        scan: random_seed,
     },
 ];
 
@@ -325,15 +354,6 @@ pub(super) fn files_below(
         }
     }
     Ok(out)
-}
-
-/// Finds nothing on a guest that is not Linux.
-pub(super) fn linux_only(
-    fs: &dyn GuestFs,
-    os: &OsInfo,
-    find: fn(&dyn GuestFs) -> Result<Vec<Trace>>,
-) -> Result<Vec<Trace>> {
-    if os.is_linux() { find(fs) } else { Ok(vec![]) }
 }
 
 // ---- homes --------------------------------------------------------------------------------

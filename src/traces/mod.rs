@@ -33,6 +33,7 @@ mod paths;
 #[cfg(test)]
 mod tests;
 
+use crate::applies::Applies;
 use crate::facts::OsInfo;
 use crate::guest::fs::{GuestFs, Kind};
 use crate::parse::shellvars;
@@ -76,10 +77,24 @@ pub struct Category {
     pub summary: &'static str,
     /// The virt-sysprep operations this category covers (empty: imgseal's own addition).
     pub sysprep: &'static [&'static str],
-    /// The traces of this category present in the guest; nothing on a guest that is not
-    /// Linux. Read-only.
-    pub find: fn(&dyn GuestFs, &OsInfo) -> Result<Vec<Trace>>,
+    /// The guests it is about; on others it finds nothing.
+    pub applies: Applies,
+    /// The traces of this category present in the guest. Read-only. Callers go through
+    /// [`Category::find`], which asks `applies` first.
+    pub scan: fn(&dyn GuestFs) -> Result<Vec<Trace>>,
 }
+
+impl Category {
+    /// The traces of this category present in the guest; none on a guest it is not about.
+    pub fn find(&self, fs: &dyn GuestFs, os: &OsInfo) -> Result<Vec<Trace>> {
+        if self.applies.matches(os) {
+            (self.scan)(fs)
+        } else {
+            Ok(vec![])
+        }
+    }
+}
+
 /// Every category, in the order `check` reports them and `convert` clears them.
 pub fn categories() -> &'static [Category] {
     categories::CATEGORIES
@@ -92,7 +107,7 @@ pub fn find_all(fs: &dyn GuestFs, os: &OsInfo, exclude: &[String]) -> Result<Vec
         if exclude.iter().any(|e| e == c.id) {
             continue;
         }
-        out.extend((c.find)(fs, os)?);
+        out.extend(c.find(fs, os)?);
     }
     Ok(out)
 }

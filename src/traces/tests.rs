@@ -733,7 +733,7 @@ fn every_sysprep_linux_default_op_is_covered_once() {
 fn each_category_reports_only_its_own_id() {
     for fs in [debian_dirty(), centos_dirty()] {
         for c in categories() {
-            for tr in (c.find)(&fs, &os()).unwrap() {
+            for tr in c.find(&fs, &os()).unwrap() {
                 assert_eq!(tr.category, c.id, "{tr:?}");
                 assert!(!tr.detail.is_empty(), "{tr:?}");
             }
@@ -822,6 +822,26 @@ fn details_say_what_was_found() {
         detail("installer-leftovers", "/var/log/anaconda"),
         "2 entries"
     );
+}
+
+#[test]
+fn every_category_declares_its_guests() {
+    let windows = OsInfo {
+        os_type: crate::facts::OsFamily::Windows,
+        ..Default::default()
+    };
+    let fs = debian_dirty();
+    for c in categories() {
+        assert!(!c.applies.families.is_empty(), "{}: no OS family", c.id);
+        assert!(c.applies.matches(&os()), "{}", c.id);
+        assert!(
+            c.applies.matches(&OsInfo::linux("centos", 7, 9)),
+            "{}",
+            c.id
+        );
+        assert!(!c.applies.matches(&windows), "{}", c.id);
+        assert!(c.find(&fs, &windows).unwrap().is_empty(), "{}", c.id);
+    }
 }
 
 #[test]
