@@ -132,7 +132,7 @@ pub fn render_text(i: &Inspection) -> String {
         "packages",
         format!("{} / {}", i.os.package_format, i.os.package_management),
     );
-    row("init system", i.os.init_system.clone());
+    row("init system", i.os.init_system.to_string());
     row("hostname", i.os.hostname.clone());
     for f in &i.filesystems {
         row(

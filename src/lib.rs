@@ -3,6 +3,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod applies;
 pub mod batch;
 pub mod checks;
 pub mod cli;
@@ -20,9 +21,11 @@ pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod profile;
+pub mod rule;
 pub mod rules;
 pub mod seal;
 pub mod signals;
+pub mod tomltext;
 pub mod traces;
 pub mod ui;
 pub mod vendor;

@@ -65,7 +65,9 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 &s.name(),
                 &prof.profile.name,
             );
+            // Closed (checked) whatever the checks made of the guest.
             s.close()?;
+            let report = report?;
             rep.finish();
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

@@ -1,7 +1,9 @@
 //! Profiles: the rules a conversion enforces, as TOML data. The built-in `jdcloud` profile
 //! is `profiles/jdcloud.toml`, compiled in.
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::rule::RuleId;
+use crate::tomltext::parse_toml;
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -97,46 +99,12 @@ impl Profile {
             );
         }
         for k in self.severity.keys() {
-            if !crate::checks::RULES.iter().any(|(id, _)| id == k) {
-                bail!(
-                    "{src}: [severity] names unknown rule '{k}' (rules: {})",
-                    crate::checks::RULES
-                        .iter()
-                        .map(|r| r.0)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+            if let Err(e) = k.parse::<RuleId>() {
+                bail!("{src}: [severity] names {e}");
             }
         }
         Ok(())
     }
-}
-
-/// 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
-
-/// Parses TOML into `T`, turning an error into one line naming file, line and column.
-pub fn parse_toml<T: serde::de::DeserializeOwned>(text: &str, src: &str) -> Result<T> {
-    toml::from_str(text).map_err(|e| {
-        let msg = e.message().trim().replace('\n', " ");
-        match e.span() {
-            Some(span) => {
-                let (l, c) = line_col(text, span.start);
-                anyhow!("{src}:{l}:{c}: {msg}")
-            }
-            None => anyhow!("{src}: {msg}"),
-        }
-    })
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -267,12 +235,5 @@ mod tests {
                 .to_string()
                 .contains("exceeds")
         );
-    }
-
-    #[test]
-    fn line_col_counts_from_one() {
-        assert_eq!(line_col("ab\ncd", 0), (1, 1));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("", 10), (1, 1));
     }
 }

@@ -9,9 +9,14 @@ pub struct Entry {
     pub kind: &'static str,
     pub id: String,
     pub rule: String,
+    /// The guests it is about: `linux`, `linux/rpm`, ...
+    pub applies: String,
     /// Checks always run; operations run by default unless listed as off.
     pub default: &'static str,
     pub summary: String,
+    /// What an operation does, in a paragraph (checks have none: the summary says it).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
 }
 
 pub fn list() -> Vec<Entry> {
@@ -21,40 +26,58 @@ pub fn list() -> Vec<Entry> {
             kind: "check",
             id: c.id,
             rule: c.rule.to_string(),
+            applies: c.applies.to_string(),
             default: "on",
             summary: c.summary,
+            description: String::new(),
         })
         .collect();
     v.extend(crate::ops::registry().into_iter().map(|o| Entry {
         kind: "operation",
         id: o.id.to_string(),
         rule: o.rule.to_string(),
+        applies: o.applies.to_string(),
         default: if o.default { "on" } else { "off" },
         summary: o.summary.to_string(),
+        description: o.description.to_string(),
     }));
     v
 }
 
 pub fn text(l: &[Entry]) -> String {
     let w = l.iter().map(|e| e.id.len()).max().unwrap_or(0);
+    let aw = l.iter().map(|e| e.applies.len()).max().unwrap_or(0);
     l.iter()
         .map(|e| {
             format!(
-                "{:<9}  {:<w$}  {:<5}  {:<3}  {}\n",
-                e.kind, e.id, e.rule, e.default, e.summary
+                "{:<9}  {:<w$}  {:<5}  {:<aw$}  {:<3}  {}\n",
+                e.kind, e.id, e.rule, e.applies, e.default, e.summary
             )
         })
         .collect()
 }
 
-/// The table README.md carries between its `rules:begin` and `rules:end` markers.
+/// What README.md carries between its `rules:begin` and `rules:end` markers: the table,
+/// then a paragraph on what each operation does, in the order `convert` runs them.
 pub fn markdown(l: &[Entry]) -> String {
-    let mut s = String::from("| kind | id | rule | default | summary |\n|---|---|---|---|---|\n");
+    let mut s = String::from(
+        "| kind | id | rule | applies | default | summary |\n|---|---|---|---|---|---|\n",
+    );
     for e in l {
         s.push_str(&format!(
-            "| {} | `{}` | {} | {} | {} |\n",
-            e.kind, e.id, e.rule, e.default, e.summary
+            "| {} | `{}` | {} | {} | {} | {} |\n",
+            e.kind, e.id, e.rule, e.applies, e.default, e.summary
         ));
+    }
+    let ops: Vec<&Entry> = l.iter().filter(|e| !e.description.is_empty()).collect();
+    if !ops.is_empty() {
+        s.push_str("\nWhat each operation does, in the order `convert` runs them:\n");
+        for e in ops {
+            s.push_str(&format!(
+                "\n**`{}`** ({}): {}\n",
+                e.id, e.rule, e.description
+            ));
+        }
     }
     s
 }
@@ -81,5 +104,41 @@ mod tests {
             markdown(&list()),
             "README's rule list differs from the registry: paste `imgseal rules --markdown`"
         );
+    }
+
+    #[test]
+    fn the_listing_shows_where_each_entry_applies_and_what_operations_do() {
+        let l = list();
+        assert!(l.iter().all(|e| e.applies == "linux"), "{l:#?}");
+        let t = text(&l);
+        assert!(
+            t.lines()
+                .any(|x| x.starts_with("check") && x.contains("  linux  on   ")),
+            "{t}"
+        );
+        let md = markdown(&l);
+        assert!(md.starts_with("| kind | id | rule | applies | default | summary |\n"));
+        assert!(md.contains("| check | `repos` | R1 | linux | on |"), "{md}");
+        for op in crate::ops::registry() {
+            assert!(
+                md.contains(&format!(
+                    "\n**`{}`** ({}): {}\n",
+                    op.id, op.rule, op.description
+                )),
+                "{md}"
+            );
+        }
+        let j = serde_json::to_value(&l).unwrap();
+        assert_eq!(j[0]["applies"], "linux");
+        assert!(
+            j[0].get("description").is_none(),
+            "checks have no description"
+        );
+        let op = j
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == "operation");
+        assert!(!op.unwrap()["description"].as_str().unwrap().is_empty());
     }
 }

@@ -102,7 +102,7 @@ impl Vendor {
                 path.display()
             )
         })?;
-        let manifest: Manifest = crate::profile::parse_toml(&text, &path.to_string_lossy())?;
+        let manifest: Manifest = crate::tomltext::parse_toml(&text, &path.to_string_lossy())?;
         if manifest.schema != SCHEMA {
             bail!(
                 "{}: schema {} is not supported (imgseal reads schema {SCHEMA})",

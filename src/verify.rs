@@ -178,7 +178,9 @@ fn recheck(image: &Path, m: &Manifest, rep: &dyn Reporter) -> Result<crate::chec
         &image.display().to_string(),
         &prof.profile.name,
     );
+    // Closed (checked) whatever the checks made of the guest.
     s.close()?;
+    let report = report?;
     // Without the vendor dir the vendor-build check skips: the build was verified at
     // conversion and recorded in the manifest.
     Ok(report)

@@ -67,8 +67,8 @@ fn every_text_parser(s: &str) {
     let _ = imgseal::seal::parse_sum_line(s);
     let _ = imgseal::guest::appliance_fs::split_run_output(s);
     let _ = imgseal::image::probe::QemuImgInfo::parse(s);
-    let _ = imgseal::profile::parse_toml::<imgseal::profile::Profile>(s, "fuzz.toml");
-    let _ = imgseal::profile::parse_toml::<imgseal::vendor::Manifest>(s, "vendor.toml");
+    let _ = imgseal::tomltext::parse_toml::<imgseal::profile::Profile>(s, "fuzz.toml");
+    let _ = imgseal::tomltext::parse_toml::<imgseal::vendor::Manifest>(s, "vendor.toml");
     let _ = s.parse::<imgseal::digest::Sha256Digest>();
     let _ = imgseal::ui::printable(s);
 }

@@ -82,7 +82,7 @@ pub fn expand(inputs: &[String]) -> Result<Vec<Entry>> {
         } else if i.ends_with(".toml") && p.is_file() {
             let text =
                 std::fs::read_to_string(p).with_context(|| format!("reading job file {i}"))?;
-            let jf: JobFile = crate::profile::parse_toml(&text, i)?;
+            let jf: JobFile = crate::tomltext::parse_toml(&text, i)?;
             let base = p.parent().unwrap_or(Path::new("."));
             for j in jf.jobs {
                 let input = if j.input.contains("://") || Path::new(&j.input).is_absolute() {

@@ -2,21 +2,25 @@
 //! drivers reachable from the initramfs.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::boot;
 use crate::parse::fstab;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "fstab-device-names",
-            "B1",
+            RuleId::B1,
+            Applies::LINUX,
             "fstab names filesystems by UUID or LABEL, not by kernel device name",
             Box::new(fstab_names),
         ),
         CheckDef::new(
             "initramfs-virtio",
-            "B1",
+            RuleId::B1,
+            Applies::LINUX,
             "The default kernel can reach virtio_blk, virtio_net and virtio_scsi at boot",
             Box::new(initramfs_virtio),
         ),

@@ -2,32 +2,38 @@
 //! profile's datasources, and no state from an earlier boot.
 
 use super::{CheckDef, Ctx, Outcome, brief};
+use crate::applies::Applies;
 use crate::facts::packages;
+use crate::rule::RuleTag;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "cloud-init-installed",
-            "R4/R5",
+            RuleTag::R4_R5,
+            Applies::LINUX,
             "cloud-init is installed (per the package database)",
             Box::new(installed),
         ),
         CheckDef::new(
             "cloud-init-vendor",
-            "R4/R5",
+            RuleTag::R4_R5,
+            Applies::LINUX,
             "The installed cloud-init is the vendor build the vendor-packages manifest names",
             Box::new(vendor),
         ),
         CheckDef::new(
             "cloud-init-datasources",
-            "R4/R5",
+            RuleTag::R4_R5,
+            Applies::LINUX,
             "The datasource list in effect is exactly the profile's",
             Box::new(datasources),
         ),
         CheckDef::new(
             "cloud-init-state",
-            "R4/R5",
+            RuleTag::R4_R5,
+            Applies::LINUX,
             "/var/lib/cloud holds no state from an earlier boot",
             Box::new(state),
         ),

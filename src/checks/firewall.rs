@@ -1,7 +1,9 @@
 //! R2: no firewall starts at boot.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::firewall::FIREWALLS;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
@@ -11,7 +13,8 @@ pub fn checks() -> Vec<CheckDef> {
         .map(|(i, def)| {
             CheckDef::new(
                 format!("firewall-{}", def.name),
-                "R2",
+                RuleId::R2,
+                Applies::LINUX,
                 format!("{} does not start at boot", def.name),
                 Box::new(move |ctx: &Ctx| run(ctx, i)),
             )

@@ -1,6 +1,6 @@
 //! The rule checks: a registry of read-only checks, each tagged with the rule it serves
-//! (R1-R9 of the vendor's spec, B1 for boot readiness), each returning pass / fail / warn /
-//! skip with a detail that names the guest file it is about.
+//! (R1-R9 of the vendor's spec, B1 for boot readiness) and the guests it is about, each
+//! returning pass / fail / warn / skip with a detail that names the guest file it is about.
 
 mod boot;
 mod cloudinit;
@@ -10,41 +10,18 @@ mod reboot;
 mod repos;
 mod traces;
 
+use crate::applies::Applies;
 use crate::facts::cloudinit::CloudInit;
 use crate::facts::firewall::FirewallService;
 use crate::facts::network::NetworkFacts;
 use crate::facts::{self, OsInfo};
 use crate::guest::fs::GuestFs;
 use crate::profile::{Profile, Severity};
+use crate::rule::{RuleId, RuleTag};
 use crate::vendor::Vendor;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
-
-/// The rules, with a short title each (R1-R9 from the spec; B1 is imgseal's own).
-pub const RULES: &[(&str, &str)] = &[
-    ("R1", "system update sources configured, not changed"),
-    ("R2", "firewall off at boot"),
-    ("R3", "NIC MTU left to DHCP"),
-    ("R4", "CentOS: the vendor's cloud-init"),
-    (
-        "R5",
-        "Ubuntu/Debian: the vendor's cloud-init and datasources",
-    ),
-    ("R6", "Windows: cloudbase-init"),
-    ("R7", "Windows: updates installed"),
-    ("R8", "no traces of the image build"),
-    ("R9", "no reboot pending"),
-    ("B1", "boots on the target cloud's KVM (virtio)"),
-];
-
-pub fn rule_title(rule: &str) -> &'static str {
-    RULES
-        .iter()
-        .find(|(r, _)| *r == rule)
-        .map(|r| r.1)
-        .unwrap_or("")
-}
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -126,7 +103,9 @@ pub type CheckFn = Box<dyn Fn(&Ctx) -> Result<Outcome> + Send + Sync>;
 pub struct CheckDef {
     pub id: String,
     /// `R2`, or `R4/R5` for checks whose rule depends on the distribution.
-    pub rule: &'static str,
+    pub rule: RuleTag,
+    /// The guests it is about; it is not run on others.
+    pub applies: Applies,
     /// One line, no trailing period.
     pub summary: String,
     pub run: CheckFn,
@@ -135,13 +114,15 @@ pub struct CheckDef {
 impl CheckDef {
     pub fn new(
         id: impl Into<String>,
-        rule: &'static str,
+        rule: impl Into<RuleTag>,
+        applies: Applies,
         summary: impl Into<String>,
         run: CheckFn,
     ) -> CheckDef {
         CheckDef {
             id: id.into(),
-            rule,
+            rule: rule.into(),
+            applies,
             summary: summary.into(),
             run,
         }
@@ -210,17 +191,18 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// `R4` on rpm guests, `R5` on deb guests.
-    pub fn resolve_rule(&self, rule: &'static str) -> String {
+    /// A per-format tag resolved for this guest: `R4` on rpm guests, `R5` on deb guests;
+    /// left whole on guests of another package format.
+    pub fn resolve_rule(&self, rule: RuleTag) -> RuleTag {
         match rule {
-            "R4/R5" if self.os.is_rpm() => "R4".into(),
-            "R4/R5" if self.os.is_deb() => "R5".into(),
-            r => r.into(),
+            RuleTag::ByFormat { rpm, .. } if self.os.is_rpm() => rpm.into(),
+            RuleTag::ByFormat { deb, .. } if self.os.is_deb() => deb.into(),
+            r => r,
         }
     }
 }
 
-/// Every check, in report order.
+/// Every check, in report order, whatever guest it is about (`imgseal rules` lists them all).
 pub fn registry() -> Vec<CheckDef> {
     let mut v = Vec::new();
     v.extend(repos::checks());
@@ -231,6 +213,14 @@ pub fn registry() -> Vec<CheckDef> {
     v.extend(reboot::checks());
     v.extend(boot::checks());
     v
+}
+
+/// The checks about this guest, in report order.
+pub fn for_os(os: &OsInfo) -> Vec<CheckDef> {
+    registry()
+        .into_iter()
+        .filter(|d| d.applies.matches(os))
+        .collect()
 }
 
 /// A compliance report (a contract: scripts parse it).
@@ -258,11 +248,21 @@ impl Report {
     }
 }
 
-/// Runs every check. A check that breaks is reported as `error`, not silently dropped.
-pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
+/// Runs every check about the guest. A check that breaks is reported as `error`, not
+/// silently dropped. A guest no check is about is an error: an empty report would read as
+/// compliant.
+pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Result<Report> {
+    let defs = for_os(ctx.os);
+    if defs.is_empty() {
+        bail!(
+            "no checks apply to this guest ({}); imgseal has checks for: {}",
+            ctx.os.os_type,
+            covered()
+        );
+    }
     let mut results = Vec::new();
-    for def in registry() {
-        let rule = ctx.resolve_rule(def.rule);
+    for def in defs {
+        let rule = ctx.resolve_rule(def.rule).to_string();
         let mut out = match (def.run)(ctx) {
             Ok(o) => o,
             Err(e) => Outcome {
@@ -298,9 +298,9 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         .filter(|r| r.status == Status::Fail)
         .map(|r| r.rule.clone())
         .collect();
-    failing.sort_by_key(|r| RULES.iter().position(|(x, _)| x == r));
+    failing.sort_by_key(|r| report_order(r));
     failing.dedup();
-    Report {
+    Ok(Report {
         schema: REPORT_SCHEMA,
         image: image.to_string(),
         profile: profile_name.to_string(),
@@ -308,7 +308,24 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Report {
         compliant: failing.is_empty() && !results.iter().any(|r| r.status == Status::Error),
         failing_rules: failing,
         results,
+    })
+}
+
+/// The guests the registry has checks for: `linux`, or `linux, linux/rpm`, ...
+fn covered() -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for d in registry() {
+        let a = d.applies.to_string();
+        if !seen.contains(&a) {
+            seen.push(a);
+        }
     }
+    seen.join(", ")
+}
+
+/// Where a report's rule string sorts: by rule, an unresolved `R4/R5` first.
+fn report_order(rule: &str) -> Option<RuleId> {
+    rule.parse().ok()
 }
 
 /// Lists items as `a, b, c (+N more)`.
@@ -342,10 +359,11 @@ pub fn render_text(r: &Report, color: bool, verbose: bool) -> String {
     let idw = r.results.iter().map(|x| x.id.len()).max().unwrap_or(0);
     let mut out = format!("{}  ({}, profile {})\n", r.image, r.os.short(), r.profile);
     let mut rules: Vec<&str> = r.results.iter().map(|x| x.rule.as_str()).collect();
-    rules.sort_by_key(|x| RULES.iter().position(|(id, _)| id == x));
+    rules.sort_by_key(|x| report_order(x));
     rules.dedup();
     for rule in rules {
-        out.push_str(&format!("\n{rule}  {}\n", rule_title(rule)));
+        let title = rule.parse::<RuleId>().map(RuleId::title).unwrap_or("");
+        out.push_str(&format!("\n{rule}  {title}\n"));
         for x in r.results.iter().filter(|x| x.rule == rule) {
             out.push_str(&format!(
                 "  {}  {:<idw$}  {}\n",
@@ -409,7 +427,7 @@ pub(crate) mod testutil {
             &p,
             vendor.ok_or_else(|| "no vendor dir".to_string()),
         );
-        run_all(&ctx, "test.img", &p.name)
+        run_all(&ctx, "test.img", &p.name).unwrap()
     }
 
     pub fn result<'r>(r: &'r Report, id: &str) -> &'r CheckResult {
@@ -449,8 +467,9 @@ mod tests {
             assert!(!c.summary.is_empty());
             assert!(
                 c.rule
+                    .to_string()
                     .split('/')
-                    .all(|r| RULES.iter().any(|(x, _)| *x == r)),
+                    .all(|r| r.parse::<RuleId>().is_ok()),
                 "{}: unknown rule {}",
                 c.id,
                 c.rule
@@ -510,6 +529,38 @@ mod tests {
         assert!(r.has_errors() && !r.compliant);
         let text = render_text(&r, false, false);
         assert!(text.contains("ERROR: some checks could not run"), "{text}");
+    }
+
+    #[test]
+    fn checks_are_selected_by_the_guest_they_are_about() {
+        let all = registry();
+        for c in &all {
+            assert!(!c.applies.families.is_empty(), "{}: no OS family", c.id);
+        }
+        for os in [
+            OsInfo::linux("debian", 12, 4),
+            OsInfo::linux("centos", 7, 9),
+        ] {
+            assert_eq!(
+                for_os(&os).len(),
+                all.len(),
+                "a Linux guest gets every check"
+            );
+        }
+        let windows = OsInfo {
+            os_type: crate::facts::OsFamily::Windows,
+            distro: "windows".into(),
+            ..Default::default()
+        };
+        assert!(for_os(&windows).is_empty());
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let fs = MemFs::new();
+        let ctx = Ctx::new(&fs, &windows, &p, Err("no vendor dir".into()));
+        let e = run_all(&ctx, "win.img", &p.name).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "no checks apply to this guest (windows); imgseal has checks for: linux"
+        );
     }
 
     #[test]

@@ -1,20 +1,24 @@
 //! R3: the MTU comes from DHCP: no static MTU anywhere, the primary NIC on DHCP.
 
 use super::{CheckDef, Ctx, Outcome};
+use crate::applies::Applies;
 use crate::facts::network::is_dhcp;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "mtu-static",
-            "R3",
+            RuleId::R3,
+            Applies::LINUX,
             "No static MTU in any network configuration",
             Box::new(static_mtu),
         ),
         CheckDef::new(
             "mtu-primary-dhcp",
-            "R3",
+            RuleId::R3,
+            Applies::LINUX,
             "The primary NIC gets its address (and MTU) from DHCP",
             Box::new(primary_dhcp),
         ),

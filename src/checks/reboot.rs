@@ -2,26 +2,31 @@
 //! reboot-required flag, no unfinished package transaction.
 
 use super::{CheckDef, Ctx, Outcome, brief};
+use crate::applies::Applies;
 use crate::facts::boot;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![
         CheckDef::new(
             "kernel-default",
-            "R9",
+            RuleId::R9,
+            Applies::LINUX,
             "The newest installed kernel is the boot default",
             Box::new(kernel_default),
         ),
         CheckDef::new(
             "reboot-required",
-            "R9",
+            RuleId::R9,
+            Applies::LINUX,
             "No reboot-required flag file",
             Box::new(reboot_required),
         ),
         CheckDef::new(
             "unfinished-transactions",
-            "R9",
+            RuleId::R9,
+            Applies::LINUX,
             "No unfinished yum transaction or half-installed dpkg package",
             Box::new(unfinished),
         ),

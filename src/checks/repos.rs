@@ -1,13 +1,16 @@
 //! R1: system update sources are configured (and never modified).
 
 use super::{CheckDef, Ctx, Outcome, brief};
+use crate::applies::Applies;
 use crate::facts::repos;
+use crate::rule::RuleId;
 use anyhow::Result;
 
 pub fn checks() -> Vec<CheckDef> {
     vec![CheckDef::new(
         "repos",
-        "R1",
+        RuleId::R1,
+        Applies::LINUX,
         "Package repositories are configured, on the profile's mirror hosts if it lists any",
         Box::new(run),
     )]
@@ -96,7 +99,7 @@ mod tests {
         p.repositories.expected_hosts = vec!["mirrors.example.com".into()];
         let os = OsInfo::linux("centos", 7, 9);
         let ctx = Ctx::new(&fs, &os, &p, Err("none".into()));
-        let r = run_all(&ctx, "x", "p");
+        let r = run_all(&ctx, "x", "p").unwrap();
         let x = result(&r, "repos");
         assert_eq!(x.status, Status::Fail);
         assert_eq!(

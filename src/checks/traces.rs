@@ -1,6 +1,7 @@
 //! R8: the inventory of traces of the image build, one check per trace category.
 
 use super::{CheckDef, Ctx, Outcome, brief};
+use crate::rule::RuleId;
 use crate::traces::categories;
 use anyhow::Result;
 
@@ -11,7 +12,8 @@ pub fn checks() -> Vec<CheckDef> {
             let id = c.id;
             CheckDef::new(
                 format!("traces-{id}"),
-                "R8",
+                RuleId::R8,
+                c.applies,
                 format!("No traces: {}", c.summary),
                 Box::new(move |ctx: &Ctx| run(ctx, id)),
             )

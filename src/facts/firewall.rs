@@ -1,6 +1,6 @@
 //! Firewalls that start at boot (R2): systemd enablement, SysV rc links, ufw's own switch.
 
-use super::OsInfo;
+use super::{InitSystem, OsInfo};
 use crate::guest::fs::{GuestFs, Kind, join};
 use anyhow::Result;
 use serde::Serialize;
@@ -148,7 +148,7 @@ pub fn ufw_enabled(fs: &dyn GuestFs) -> Result<Option<(bool, usize)>> {
 
 pub fn scan_one(fs: &dyn GuestFs, os: &OsInfo, def: &FirewallDef) -> Result<FirewallService> {
     let mut evidence = Vec::new();
-    let systemd = os.init_system == "systemd";
+    let systemd = os.init_system == InitSystem::Systemd;
     let unit = unit_file(fs, def.unit)?;
     let masked = systemd_masked(fs, def.unit)?;
     let mut links = systemd_enable_links(fs, def.unit)?;
@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn sysv_links_on_centos6() {
         let mut os = OsInfo::linux("centos", 6, 10);
-        os.init_system = "sysvinit".into();
+        os.init_system = InitSystem::Sysvinit;
         let fs = MemFs::new()
             .file("/etc/rc.d/init.d/iptables", "#!/bin/sh")
             .link("/etc/rc.d/rc3.d/S08iptables", "../init.d/iptables")

@@ -1,33 +1,38 @@
 //! Which init system the guest boots with.
 
+use super::InitSystem;
 use crate::guest::fs::{GuestFs, Kind};
 use anyhow::Result;
 
 /// `systemd`, `upstart`, `sysvinit` or `unknown`, from /sbin/init and what surrounds it.
-pub fn detect(fs: &dyn GuestFs) -> Result<String> {
+pub fn detect(fs: &dyn GuestFs) -> Result<InitSystem> {
     let systemd_bin =
         fs.exists("/usr/lib/systemd/systemd")? || fs.exists("/lib/systemd/systemd")?;
     match fs.lstat("/sbin/init")? {
         Some(m) if m.kind == Kind::Symlink => {
             let t = fs.readlink("/sbin/init")?;
             if t.contains("systemd") {
-                return Ok("systemd".into());
+                return Ok(InitSystem::Systemd);
             }
             if t.contains("upstart") {
-                return Ok("upstart".into());
+                return Ok(InitSystem::Upstart);
             }
-            Ok(if systemd_bin { "systemd" } else { "sysvinit" }.into())
+            Ok(if systemd_bin {
+                InitSystem::Systemd
+            } else {
+                InitSystem::Sysvinit
+            })
         }
         Some(_) => {
             let upstart = fs.exists("/sbin/initctl")? && !fs.glob("/etc/init/*.conf")?.is_empty();
             if upstart {
-                Ok("upstart".into())
+                Ok(InitSystem::Upstart)
             } else {
-                Ok("sysvinit".into())
+                Ok(InitSystem::Sysvinit)
             }
         }
-        None if systemd_bin => Ok("systemd".into()),
-        None => Ok("unknown".into()),
+        None if systemd_bin => Ok(InitSystem::Systemd),
+        None => Ok(InitSystem::Unknown),
     }
 }
 
@@ -42,7 +47,7 @@ mod tests {
             .link("/sbin", "usr/sbin")
             .link("/usr/sbin/init", "../lib/systemd/systemd")
             .file("/usr/lib/systemd/systemd", "");
-        assert_eq!(detect(&fs).unwrap(), "systemd");
+        assert_eq!(detect(&fs).unwrap(), InitSystem::Systemd);
     }
 
     #[test]
@@ -50,12 +55,12 @@ mod tests {
         let fs = MemFs::new()
             .file("/sbin/init", "ELF")
             .file("/etc/inittab", "id:3:initdefault:");
-        assert_eq!(detect(&fs).unwrap(), "sysvinit");
+        assert_eq!(detect(&fs).unwrap(), InitSystem::Sysvinit);
         let fs = MemFs::new()
             .file("/sbin/init", "ELF")
             .file("/sbin/initctl", "ELF")
             .file("/etc/init/tty1.conf", "");
-        assert_eq!(detect(&fs).unwrap(), "upstart");
-        assert_eq!(detect(&MemFs::new()).unwrap(), "unknown");
+        assert_eq!(detect(&fs).unwrap(), InitSystem::Upstart);
+        assert_eq!(detect(&MemFs::new()).unwrap(), InitSystem::Unknown);
     }
 }

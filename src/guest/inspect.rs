@@ -15,7 +15,7 @@
 //! callers). Distribution names are libguestfs's, so vendor manifests keep their meaning.
 //! Not covered: btrfs roots in a subvolume other than the default one.
 
-use crate::facts::OsInfo;
+use crate::facts::{InitSystem, OsFamily, OsInfo, PackageFormat};
 use crate::ffi::guestfs::Handle;
 use crate::guest::fs::{GuestFs, Kind};
 use crate::parse::{fstab, shellvars};
@@ -128,7 +128,7 @@ pub fn examine(fs: &dyn GuestFs) -> Result<Option<Found>> {
 fn linux_info(id: Identity, fs: &dyn GuestFs) -> Result<OsInfo> {
     let (format, management) = package_tools(&id.distro, id.major);
     Ok(OsInfo {
-        os_type: "linux".into(),
+        os_type: OsFamily::Linux,
         distro: if id.distro.is_empty() {
             "unknown".into()
         } else {
@@ -138,9 +138,9 @@ fn linux_info(id: Identity, fs: &dyn GuestFs) -> Result<OsInfo> {
         minor_version: id.minor,
         arch: arch(fs)?,
         product_name: id.product,
-        package_format: format.into(),
+        package_format: format,
         package_management: management.into(),
-        init_system: "unknown".into(),
+        init_system: InitSystem::Unknown,
         hostname: hostname(fs)?,
         root: String::new(),
     })
@@ -162,15 +162,15 @@ fn windows(fs: &dyn GuestFs) -> Result<Option<OsInfo>> {
         return Ok(None);
     }
     Ok(Some(OsInfo {
-        os_type: "windows".into(),
+        os_type: OsFamily::Windows,
         distro: "windows".into(),
         major_version: 0,
         minor_version: 0,
         arch: "unknown".into(),
         product_name: "Windows".into(),
-        package_format: "unknown".into(),
+        package_format: PackageFormat::Unknown,
         package_management: "unknown".into(),
-        init_system: "unknown".into(),
+        init_system: InitSystem::Unknown,
         hostname: String::new(),
         root: String::new(),
     }))
@@ -316,18 +316,19 @@ pub fn identify(f: &ReleaseFiles) -> Option<Identity> {
 }
 
 /// (package format, package manager) of a distribution, as libguestfs names them.
-pub fn package_tools(distro: &str, major: i32) -> (&'static str, &'static str) {
+pub fn package_tools(distro: &str, major: i32) -> (PackageFormat, &'static str) {
+    use PackageFormat::*;
     match distro {
-        "debian" | "ubuntu" | "linuxmint" | "kalilinux" => ("deb", "apt"),
+        "debian" | "ubuntu" | "linuxmint" | "kalilinux" => (Deb, "apt"),
         "centos" | "rhel" | "rocky" | "almalinux" | "oraclelinux" | "scientificlinux" => {
-            ("rpm", if major >= 8 { "dnf" } else { "yum" })
+            (Rpm, if major >= 8 { "dnf" } else { "yum" })
         }
-        "fedora" => ("rpm", if major >= 22 { "dnf" } else { "yum" }),
-        "amazonlinux" => ("rpm", if major >= 2022 { "dnf" } else { "yum" }),
-        "opensuse" | "sles" => ("rpm", "zypper"),
-        "archlinux" => ("pacman", "pacman"),
-        "alpinelinux" => ("apk", "apk"),
-        _ => ("unknown", "unknown"),
+        "fedora" => (Rpm, if major >= 22 { "dnf" } else { "yum" }),
+        "amazonlinux" => (Rpm, if major >= 2022 { "dnf" } else { "yum" }),
+        "opensuse" | "sles" => (Rpm, "zypper"),
+        "archlinux" => (Pacman, "pacman"),
+        "alpinelinux" => (Apk, "apk"),
+        _ => (Unknown, "unknown"),
     }
 }
 
@@ -604,10 +605,13 @@ mod tests {
 
     #[test]
     fn package_tools_follow_the_distribution() {
-        assert_eq!(package_tools("debian", 12), ("deb", "apt"));
-        assert_eq!(package_tools("centos", 7), ("rpm", "yum"));
-        assert_eq!(package_tools("centos", 8), ("rpm", "dnf"));
-        assert_eq!(package_tools("plan9", 4), ("unknown", "unknown"));
+        assert_eq!(package_tools("debian", 12), (PackageFormat::Deb, "apt"));
+        assert_eq!(package_tools("centos", 7), (PackageFormat::Rpm, "yum"));
+        assert_eq!(package_tools("centos", 8), (PackageFormat::Rpm, "dnf"));
+        assert_eq!(
+            package_tools("plan9", 4),
+            (PackageFormat::Unknown, "unknown")
+        );
     }
 
     #[test]
@@ -636,7 +640,7 @@ mod tests {
             .file("/usr/bin/ls", ELF_X86_64)
             .link("/bin", "usr/bin");
         let f = examine(&fs).unwrap().unwrap();
-        assert_eq!(f.os.os_type, "linux");
+        assert_eq!(f.os.os_type, OsFamily::Linux);
         assert_eq!(f.os.version(), "12.4");
         assert_eq!(f.os.arch, "x86_64");
         assert_eq!(f.os.hostname, "fixture-debian");
@@ -669,7 +673,7 @@ mod tests {
         // A Windows system volume, in any letter case.
         let win = MemFs::new().dir("/WINDOWS/System32/config");
         let f = examine(&win).unwrap().unwrap();
-        assert_eq!(f.os.os_type, "windows");
+        assert_eq!(f.os.os_type, OsFamily::Windows);
     }
 
     #[test]

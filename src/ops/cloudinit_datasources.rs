@@ -7,15 +7,18 @@
 //! where the package did not. rpm guests get the drop-in directly.
 
 use super::{OpCtx, OpDef};
+use crate::applies::Applies;
 use crate::facts::cloudinit::{CLOUD_CFG_D, effective_datasources};
 use crate::guest::fs::{GuestFs, join};
 use crate::parse::cloudcfg;
+use crate::rule::RuleTag;
 use anyhow::{Result, bail};
 
 pub fn def() -> OpDef {
     OpDef {
         id: "cloud-init-datasources",
-        rule: "R4/R5",
+        rule: RuleTag::R4_R5,
+        applies: Applies::LINUX,
         default: true,
         summary: "Set cloud-init's datasource list to exactly the profile's",
         description: "deb: debconf selection and dpkg-reconfigure, then verified; a drop-in \
@@ -45,9 +48,6 @@ fn exact(fs: &dyn GuestFs, want: &[String]) -> Result<Option<(Vec<String>, Strin
 }
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let fs = ctx.fs;
     let want = &ctx.profile.cloud_init.datasources;
     if let Some((_, from)) = exact(fs, want)? {

@@ -5,16 +5,19 @@
 //! the appliance has a network). The installed version is verified from the package database.
 
 use super::{OpCtx, OpDef};
+use crate::applies::Applies;
 use crate::facts::cloudinit::STATE_DIR;
 use crate::facts::packages;
 use crate::guest::fs::{GuestFs, join};
+use crate::rule::RuleTag;
 use crate::vendor::Package;
 use anyhow::{Context, Result, bail};
 
 pub fn def() -> OpDef {
     OpDef {
         id: "cloud-init-swap",
-        rule: "R4/R5",
+        rule: RuleTag::R4_R5,
+        applies: Applies::LINUX,
         default: true,
         summary: "Replace the distribution's cloud-init with the vendor's build from vendor-packages",
         description: "Removes the distribution's package with the guest's own rpm/dpkg, empties /etc/cloud (rpm) \
@@ -31,9 +34,6 @@ pub const STAGING: &str = "/var/lib/imgseal-vendor";
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let vendor = match &ctx.vendor {
         Ok(v) => *v,
         Err(why) => bail!(

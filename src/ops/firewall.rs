@@ -3,14 +3,17 @@
 //! `chkconfig off` does), ufw's `ENABLED=no`. No package is removed.
 
 use super::{OpCtx, OpDef, edit};
+use crate::applies::Applies;
 use crate::facts::firewall::{self, FIREWALLS, SYSTEMD_ETC, UFW_CONF};
 use crate::guest::fs::{GuestFs, join, parent};
+use crate::rule::{RuleId, RuleTag};
 use anyhow::Result;
 
 pub fn def() -> OpDef {
     OpDef {
         id: "firewall-disable",
-        rule: "R2",
+        rule: RuleTag::One(RuleId::R2),
+        applies: Applies::LINUX,
         default: true,
         summary: "Disable every firewall that starts at boot (firewalld, iptables, ip6tables, nftables, ufw)",
         description: "Removes systemd enablement links, turns SysV S-links into K-links, sets ufw ENABLED=no. \
@@ -21,9 +24,6 @@ pub fn def() -> OpDef {
 }
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let fs = ctx.fs;
     let mut notes = Vec::new();
     for def in FIREWALLS {
@@ -103,7 +103,7 @@ fn disable_ufw(fs: &dyn GuestFs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::OsInfo;
+    use crate::facts::{InitSystem, OsInfo};
     use crate::guest::fs::MemFs;
     use crate::ops::testutil::run_op;
 
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn sysv_links_become_kill_links() {
         let mut os = OsInfo::linux("centos", 6, 10);
-        os.init_system = "sysvinit".into();
+        os.init_system = InitSystem::Sysvinit;
         let mut fs = MemFs::new().file("/etc/rc.d/init.d/iptables", "#!/bin/sh");
         for rl in 2..=5 {
             fs = fs.link(

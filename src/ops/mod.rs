@@ -1,9 +1,9 @@
 //! Operations: one file each, rule-tagged, idempotent, run in a fixed order.
 //!
 //! The operation contract (as virt-sysprep's): an operation never unmounts; a missing file
-//! is normal, not an error; it checks the OS family first; it never follows a guest symlink
-//! out of the path it changes (regular files are truncated, links are removed, never their
-//! targets). Operations change the guest only through [`Tracked`], which records every
+//! is normal, not an error; it declares the guests it is about, and is run on no others; it
+//! never follows a guest symlink out of the path it changes (regular files are truncated,
+//! links are removed, never their targets). Operations change the guest only through [`Tracked`], which records every
 //! change (and in a dry run records without changing). Side effects that concern the whole
 //! guest (an SELinux relabel) are decided once by the driver, from the recorded changes.
 
@@ -15,9 +15,11 @@ pub mod mtu;
 pub mod trace_cleanup;
 pub mod tracked;
 
+use crate::applies::Applies;
 use crate::facts::OsInfo;
 use crate::guest::fs::GuestFs;
 use crate::profile::Profile;
+use crate::rule::RuleTag;
 use crate::ui::Reporter;
 use crate::vendor::Vendor;
 use anyhow::{Context, Result, bail};
@@ -54,7 +56,9 @@ pub type OpFn = fn(&OpCtx) -> Result<Vec<String>>;
 pub struct OpDef {
     /// kebab-case, unique; what --skip/--only take.
     pub id: &'static str,
-    pub rule: &'static str,
+    pub rule: RuleTag,
+    /// The guests it is about; `run_all` runs it on no others.
+    pub applies: Applies,
     pub default: bool,
     /// One line, no trailing period.
     pub summary: &'static str,
@@ -136,10 +140,16 @@ pub struct OpResult {
     pub seconds: f64,
 }
 
-/// Runs the operations in order; the first failure stops the conversion.
+/// Those of `defs` that are about this guest, in their order.
+pub fn for_os<'d>(defs: &'d [OpDef], os: &OsInfo) -> Vec<&'d OpDef> {
+    defs.iter().filter(|d| d.applies.matches(os)).collect()
+}
+
+/// Runs, in order, the operations of `defs` that are about the guest; the first failure
+/// stops the conversion. Those about other guests are left out of the results.
 pub fn run_all(ctx: &OpCtx, defs: &[OpDef]) -> Result<Vec<OpResult>> {
     let mut out = Vec::new();
-    for d in defs {
+    for d in for_os(defs, ctx.os) {
         ctx.rep.stage("operate", &format!("{} ({})", d.id, d.rule));
         let t0 = std::time::Instant::now();
         ctx.fs.take();
@@ -245,8 +255,9 @@ mod tests {
             assert!(!d.description.is_empty());
             assert!(
                 d.rule
+                    .to_string()
                     .split('/')
-                    .all(|x| crate::checks::RULES.iter().any(|(r, _)| *r == x)),
+                    .all(|x| x.parse::<crate::rule::RuleId>().is_ok()),
                 "{}",
                 d.id
             );
@@ -295,6 +306,59 @@ mod tests {
             e.contains("unknown operation 'nope'") && e.contains("firewall-disable"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn operations_run_only_on_the_guests_they_are_about() {
+        use crate::facts::{OsFamily, PackageFormat};
+        use crate::guest::fs::MemFs;
+        let all = registry();
+        for d in &all {
+            assert!(!d.applies.families.is_empty(), "{}: no OS family", d.id);
+        }
+        let debian = OsInfo::linux("debian", 12, 4);
+        let centos = OsInfo::linux("centos", 7, 9);
+        assert_eq!(for_os(&all, &debian).len(), all.len());
+        assert_eq!(for_os(&all, &centos).len(), all.len());
+        let windows = OsInfo {
+            os_type: OsFamily::Windows,
+            ..Default::default()
+        };
+        assert!(for_os(&all, &windows).is_empty());
+
+        // run_all runs none of them on Windows: the trace stays.
+        let fs = MemFs::new().file("/root/.bash_history", "ls\n");
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let t = Tracked::new(&fs, false);
+        let rep = crate::ui::Recorder::default();
+        let opts = OpOpts::default();
+        let ctx = OpCtx {
+            fs: &t,
+            os: &windows,
+            profile: &p,
+            vendor: Err("no vendor dir".into()),
+            opts: &opts,
+            rep: &rep,
+        };
+        assert!(run_all(&ctx, &all).unwrap().is_empty());
+        assert!(fs.exists("/root/.bash_history").unwrap());
+
+        let rpm_only = OpDef {
+            id: "rpm-only",
+            rule: crate::rule::RuleId::R4.into(),
+            applies: Applies {
+                families: &[OsFamily::Linux],
+                package_formats: &[PackageFormat::Rpm],
+            },
+            default: true,
+            summary: "An rpm-only operation",
+            description: "Only for the test.",
+            order: 1,
+            run: |_| Ok(vec![]),
+        };
+        let defs = [rpm_only];
+        assert_eq!(for_os(&defs, &centos).len(), 1);
+        assert!(for_os(&defs, &debian).is_empty());
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! a primary NIC configured statically is switched to DHCP where the format allows.
 
 use super::{OpCtx, OpDef, edit};
+use crate::applies::Applies;
 use crate::facts::network::{self, MtuSetting, Source, is_dhcp};
 use crate::guest::fs::GuestFs;
+use crate::rule::{RuleId, RuleTag};
 use anyhow::{Result, bail};
 use std::collections::BTreeMap;
 
 pub fn def() -> OpDef {
     OpDef {
         id: "mtu",
-        rule: "R3",
+        rule: RuleTag::One(RuleId::R3),
+        applies: Applies::LINUX,
         default: true,
         summary: "Remove static MTU settings and keep the primary NIC on DHCP",
         description: "Comments out every static MTU (ifcfg MTU=, interfaces mtu and ip-link hooks, netplan mtu:, \
@@ -23,9 +26,6 @@ pub fn def() -> OpDef {
 }
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let fs = ctx.fs;
     let facts = network::scan(fs)?;
     let mut notes = Vec::new();

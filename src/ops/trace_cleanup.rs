@@ -2,6 +2,8 @@
 //! that logs written by earlier operations go too.
 
 use super::{OpCtx, OpDef};
+use crate::applies::Applies;
+use crate::rule::{RuleId, RuleTag};
 use crate::traces;
 use anyhow::Result;
 use std::collections::BTreeMap;
@@ -9,7 +11,8 @@ use std::collections::BTreeMap;
 pub fn def() -> OpDef {
     OpDef {
         id: "trace-cleanup",
-        rule: "R8",
+        rule: RuleTag::One(RuleId::R8),
+        applies: Applies::LINUX,
         default: true,
         summary: "Remove histories, keys, logs, leases, caches, machine identity and other build traces",
         description: "Covers virt-sysprep's default Linux operations and what they miss (every shell and REPL \
@@ -21,9 +24,6 @@ pub fn def() -> OpDef {
 }
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
-    if !ctx.os.is_linux() {
-        return Ok(vec!["not a Linux guest".into()]);
-    }
     let found = traces::find_all(ctx.fs, ctx.os, &ctx.profile.traces.exclude)?;
     let mut per: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &found {

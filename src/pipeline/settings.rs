@@ -62,11 +62,7 @@ impl Shared {
             &self.settings.profile.profile,
             self.vendor.as_ref().map_err(|e| e.clone()),
         );
-        Ok(checks::run_all(
-            &ctx,
-            image,
-            &self.settings.profile.profile.name,
-        ))
+        checks::run_all(&ctx, image, &self.settings.profile.profile.name)
     }
 }
 
