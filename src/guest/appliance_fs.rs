@@ -3,11 +3,10 @@
 
 use super::fs::{CmdOut, GuestFs, Kind, Meta, join};
 use super::launch::Appliance;
+use super::memo::GuestCache;
 use crate::ffi::guestfs::Handle;
 use crate::ui::Reporter;
 use anyhow::{Context, Result, anyhow, bail};
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 
 impl Appliance {
@@ -32,27 +31,6 @@ pub struct Guest<'a> {
     h: &'a Handle,
     rep: &'a dyn Reporter,
     cache: &'a GuestCache,
-}
-
-/// The answers a [`Guest`] remembers. It lives in the [`Appliance`], so what one stage of an
-/// image read (the "before" check) serves the next (the operations); it is cleared on every
-/// write, guest command, mount and unmount.
-#[derive(Default)]
-pub struct GuestCache {
-    stats: RefCell<HashMap<String, Option<Meta>>>,
-    lists: RefCell<HashMap<String, Vec<String>>>,
-    reads: RefCell<HashMap<String, Vec<u8>>>,
-    finds: RefCell<HashMap<String, Vec<String>>>,
-}
-
-impl GuestCache {
-    /// Forgets every remembered answer: the guest is about to change.
-    pub fn clear(&self) {
-        self.stats.borrow_mut().clear();
-        self.lists.borrow_mut().clear();
-        self.reads.borrow_mut().clear();
-        self.finds.borrow_mut().clear();
-    }
 }
 
 impl Guest<'_> {

@@ -2,10 +2,9 @@
 //! checked shutdown. Inspection is in [`super::roots`], mounting in [`super::mount`], guest
 //! file access in [`super::appliance_fs`]: each adds an `impl Appliance` block of its own.
 
-use super::appliance_fs::GuestCache;
 use super::fastboot;
 use super::inspect::BlockFs;
-use super::roots::Root;
+use super::memo::{GuestCache, Root};
 use crate::ffi::guestfs::{DriveOpts, Handle};
 use crate::ui::Reporter;
 use anyhow::{Context, Result, bail};

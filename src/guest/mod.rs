@@ -3,7 +3,8 @@
 //! - `launch`: drives, the launch (KVM else TCG, fast-boot copy) and the checked shutdown;
 //! - `roots`: finding the one operating system root (imgseal's own `inspect`);
 //! - `mount`: mounting it per fstab (read-only for inspect/check/dry runs);
-//! - `appliance_fs`: the [`fs::GuestFs`] implementation over the appliance.
+//! - `appliance_fs`: the [`fs::GuestFs`] implementation over the appliance;
+//! - `memo`: what an appliance remembers for one image (roots, guest file answers).
 
 pub mod appliance_fs;
 pub mod fastboot;
@@ -13,5 +14,6 @@ pub mod launch;
 /// In-memory [`fs::GuestFs`] for unit tests; also reachable as `fs::MemFs`.
 #[cfg(test)]
 pub mod memfs;
+pub mod memo;
 pub mod mount;
 pub mod roots;

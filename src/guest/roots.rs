@@ -4,16 +4,10 @@
 
 use super::inspect::{self, BlockFs, Named};
 use super::launch::Appliance;
+use super::memo::Root;
 use crate::facts::OsInfo;
 use crate::ffi::guestfs::Handle;
 use anyhow::{Context, Result, bail};
-
-/// One operating system root found by inspection.
-#[derive(Debug, Clone)]
-pub(super) struct Root {
-    pub(super) os: OsInfo,
-    pub(super) mountpoints: Vec<(String, String)>,
-}
 
 impl Appliance {
     /// The one operating system on the disk. No OS or several are errors that say what to do.

@@ -63,13 +63,13 @@ fn target(j: &Job) -> Result<PathBuf> {
             Input::Nbd(u) => bail!("{u}: --in-place needs a file input"),
         },
         (Some(p), false) => {
-            if let Input::File(i) = &j.input {
-                if std::fs::canonicalize(p).ok().as_ref() == Some(i) {
-                    bail!(
-                        "{}: the output is the input; use --in-place to replace the input",
-                        p.display()
-                    );
-                }
+            if let Input::File(i) = &j.input
+                && std::fs::canonicalize(p).ok().as_ref() == Some(i)
+            {
+                bail!(
+                    "{}: the output is the input; use --in-place to replace the input",
+                    p.display()
+                );
             }
             p.clone()
         }

@@ -1,10 +1,10 @@
-//! Stage 6: every rule passes after the operations. Finalizing makes the disk ready to
-//! copy: fstrim of every mounted filesystem (the discards reach the overlay, so free space
-//! is not copied), swap recreated empty, and the appliance shut down — checked, since a
-//! failed shutdown may have lost writes.
+//! Stage 6: the "after" report, and every rule passes; a rule still failing ends the
+//! conversion here with both reports and no output.
 
-use super::finalized::Finalized;
 use super::inspected::Inspected;
+use super::operated::Operated;
+use super::outcome::Failed;
+use super::settings::Shared;
 use crate::checks::Report;
 use crate::ops::OpResult;
 use crate::ui::Reporter;
@@ -19,28 +19,31 @@ pub struct Compliant {
 }
 
 impl Compliant {
-    pub fn finalize(self, rep: &dyn Reporter) -> Result<Finalized> {
+    /// The "after" report: compliant, or the reports of a conversion that publishes nothing.
+    pub fn recheck(
+        o: Operated,
+        shared: &Shared,
+        rep: &dyn Reporter,
+    ) -> Result<std::result::Result<Compliant, Box<Failed>>> {
         crate::signals::check()?;
-        let mut notes = self.notes;
-        notes.extend(crate::seal::finalize(
-            &self.session.app,
-            &self.session.mounts,
-            rep,
-        )?);
-        let appliance = self.session.appliance_info();
-        let Inspected {
-            app, disk, input, ..
-        } = self.session;
-        rep.stage("finalize", "shutting the appliance down");
-        app.shutdown()?;
-        Ok(Finalized {
-            disk,
-            input,
-            before: self.before,
-            ops: self.ops,
-            after: self.after,
-            notes,
-            appliance,
-        })
+        rep.stage("check", "after");
+        let after = shared.report(&o.session.guest(rep), &o.session.os, &o.session.name())?;
+        if !after.compliant {
+            return Ok(Err(Box::new(Failed {
+                schema: 1,
+                image: o.session.name(),
+                compliant: false,
+                before: o.before,
+                operations: o.ops,
+                after,
+            })));
+        }
+        Ok(Ok(Compliant {
+            session: o.session,
+            before: o.before,
+            ops: o.ops,
+            after,
+            notes: o.notes,
+        }))
     }
 }

@@ -1,21 +1,14 @@
-//! Stage 7: the appliance is shut down and every write is in the overlay. Sealing writes the
-//! overlay to `OUTPUT.partial` (formats explicit, zero clusters skipped), checks it, and
-//! hashes it: the file's SHA-256 (and MD5) beside the content digest over NBD.
+//! Stage 7: finalized — the guest trimmed, swap recreated, the appliance shut down (checked)
+//! and every write in the overlay.
 
-use super::claimed::Claimed;
-use super::clock::Clock;
-use super::sealed::Sealed;
-use super::settings::Shared;
+use super::compliant::Compliant;
+use super::inspected::Inspected;
 use crate::checks::Report;
-use crate::digest::Sha256Digest;
 use crate::image::{self, Input};
-use crate::manifest::{self, ApplianceInfo, Manifest};
+use crate::manifest::ApplianceInfo;
 use crate::ops::OpResult;
-use crate::seal::{self, OutFormat};
 use crate::ui::Reporter;
-use anyhow::{Context, Result};
-use std::path::Path;
-use std::time::Instant;
+use anyhow::Result;
 
 pub struct Finalized {
     pub disk: image::Attached,
@@ -29,159 +22,31 @@ pub struct Finalized {
 }
 
 impl Finalized {
-    pub fn seal(
-        mut self,
-        mut claimed: Claimed,
-        shared: &Shared,
-        clock: &mut Clock,
-        rep: &dyn Reporter,
-    ) -> Result<Sealed> {
+    /// fstrim of every mounted filesystem (the discards reach the overlay, so free space is
+    /// not copied), swap recreated empty, and the appliance shut down — checked, since a
+    /// failed shutdown may have lost writes.
+    pub fn finalize(c: Compliant, rep: &dyn Reporter) -> Result<Finalized> {
         crate::signals::check()?;
-        self.disk.stop_export()?;
-        let s = &shared.settings;
-        let format = s.out_format.unwrap_or(if claimed.in_place {
-            OutFormat::from_qemu(&self.disk.probe.format).unwrap_or(OutFormat::Qcow2)
-        } else {
-            OutFormat::Qcow2
-        });
-        let out = claimed.partial.partial();
-        seal::check_space(
-            out.parent().unwrap_or(Path::new(".")),
-            measure(&self.disk.overlay)?,
-        )?;
-        rep.stage(
-            "seal",
-            &format!("writing {} ({})", out.display(), format.qemu()),
-        );
-        seal::convert_image(&self.disk.overlay, &out, format, s.compress, rep)?;
-        clock.done("convert");
-        // The file's checksum and the content digest read different bytes and are each bound
-        // by one core's hashing: they run side by side (progress shows the longer one).
-        rep.stage(
-            "checksum",
-            "sha256 of the output, and the content digest over NBD",
-        );
-        let (sums, content) = std::thread::scope(|scope| {
-            let file = scope.spawn(|| {
-                let t0 = Instant::now();
-                let r = seal::hash_file(&out, s.md5, &crate::ui::Recorder::default());
-                (r, t0.elapsed().as_secs_f64())
-            });
-            let content = seal::content_digest(&out, format.qemu(), self.disk.workdir(), rep);
-            let sums = file
-                .join()
-                .map_err(|_| anyhow::anyhow!("the output hashing thread panicked"));
-            (sums, content)
-        });
-        let (sums, file_secs) = sums?;
-        let (sha256, md5) = sums?;
-        let content_sha256 = content?;
-        clock.record("checksum", file_secs);
-        clock.done("content-digest");
-        let input_sha256 = claimed.input_sha256()?;
-        clock.done("input-hash");
-        let size = std::fs::metadata(&out)
-            .with_context(|| format!("reading the size of {}", out.display()))?
-            .len();
-        let manifest = self.manifest(
-            &claimed,
-            shared,
-            format,
-            size,
-            sha256,
-            md5,
-            content_sha256,
-            input_sha256,
-        );
-        Ok(Sealed {
-            manifest,
-            claimed,
-            disk: self.disk,
+        let mut notes = c.notes;
+        notes.extend(crate::seal::finalize(
+            &c.session.app,
+            &c.session.mounts,
+            rep,
+        )?);
+        let appliance = c.session.appliance_info();
+        let Inspected {
+            app, disk, input, ..
+        } = c.session;
+        rep.stage("finalize", "shutting the appliance down");
+        app.shutdown()?;
+        Ok(Finalized {
+            disk,
+            input,
+            before: c.before,
+            ops: c.ops,
+            after: c.after,
+            notes,
+            appliance,
         })
     }
-
-    /// The manifest of the sealed output (its `seconds` are filled in when published).
-    #[allow(clippy::too_many_arguments)]
-    fn manifest(
-        &self,
-        claimed: &Claimed,
-        shared: &Shared,
-        format: OutFormat,
-        size: u64,
-        sha256: Sha256Digest,
-        md5: Option<String>,
-        content_sha256: Sha256Digest,
-        input_sha256: Option<Sha256Digest>,
-    ) -> Manifest {
-        let s = &shared.settings;
-        let vendor_packages: Vec<manifest::VendorUse> = match (
-            &shared.vendor,
-            self.ops.iter().any(|r| r.id == "cloud-init-swap"),
-        ) {
-            (Ok(v), true) => v
-                .find("cloud-init", &self.before.os)
-                .and_then(|p| {
-                    p.sha256.parse().ok().map(|sha256| manifest::VendorUse {
-                        file: p.file.clone(),
-                        sha256,
-                    })
-                })
-                .into_iter()
-                .collect(),
-            _ => vec![],
-        };
-        Manifest {
-            schema: manifest::SCHEMA,
-            tool: manifest::Tool {
-                name: "imgseal".into(),
-                version: env!("CARGO_PKG_VERSION").into(),
-            },
-            created: manifest::now_rfc3339(),
-            input: manifest::InputInfo {
-                path: self.input.display(),
-                format: self.disk.probe.format.clone(),
-                virtual_size: self.disk.probe.virtual_size,
-                sha256: input_sha256,
-            },
-            output: manifest::OutputInfo {
-                path: claimed.target.to_string_lossy().into_owned(),
-                format: format.qemu().into(),
-                size,
-                virtual_size: self.disk.probe.virtual_size,
-                sha256,
-                md5,
-                content_sha256,
-            },
-            profile: manifest::ProfileInfo {
-                name: s.profile.profile.name.clone(),
-                source: s.profile.source.clone(),
-                sha256: s.profile.sha256.clone(),
-            },
-            vendor_packages,
-            operations: self.ops.clone(),
-            finalize: self.notes.clone(),
-            before: self.before.clone(),
-            after: self.after.clone(),
-            seconds: Default::default(),
-            host: manifest::host_info(),
-            appliance: self.appliance.clone(),
-        }
-    }
-}
-
-/// Bytes the output will need, with a margin: `qemu-img measure` as qcow2 (the allocated
-/// data plus metadata), which also bounds the sparse raw, vmdk and vhd outputs; qemu-img
-/// cannot measure vmdk or vpc directly.
-fn measure(overlay: &Path) -> Result<u64> {
-    #[derive(serde::Deserialize)]
-    struct M {
-        required: u64,
-    }
-    let out = crate::cmd::Cmd::new("qemu-img")
-        .args(["measure", "--output=json", "-f", "qcow2", "-O", "qcow2"])
-        .arg(overlay)
-        .stdout()
-        .context("measuring the output size")?;
-    let m: M = serde_json::from_str(&out).context("parsing qemu-img measure")?;
-    Ok(m.required + m.required / 10 + (16 << 20))
 }

@@ -2,8 +2,7 @@
 //! filesystems mounted. `inspect`, `check` and `verify --deep` work here and close it;
 //! `convert` goes on to the checks.
 
-use super::checked::Checked;
-use super::settings::Shared;
+use super::launched::Launched;
 use crate::facts::OsInfo;
 use crate::guest::appliance_fs::Guest;
 use crate::guest::launch::Appliance;
@@ -23,6 +22,21 @@ pub struct Inspected {
 }
 
 impl Inspected {
+    /// The one operating system root, mounted per its fstab (read-only if launched so).
+    pub fn inspect(l: Launched, rep: &dyn Reporter) -> Result<Inspected> {
+        crate::signals::check()?;
+        rep.stage("inspect", "identifying the operating system");
+        let mut os = l.app.inspect(&l.input.display())?;
+        let mounts = l.app.mount_os(&mut os, l.readonly)?;
+        Ok(Inspected {
+            app: l.app,
+            disk: l.disk,
+            input: l.input,
+            os,
+            mounts,
+        })
+    }
+
     pub fn guest<'a>(&'a self, rep: &'a dyn Reporter) -> Guest<'a> {
         self.app.guest(rep)
     }
@@ -40,17 +54,6 @@ impl Inspected {
             fast_boot: self.app.fast_boot,
             images_per_launch: 1,
         }
-    }
-
-    /// The "before" report: every rule check of the profile.
-    pub fn check(self, shared: &Shared, rep: &dyn Reporter) -> Result<Checked> {
-        crate::signals::check()?;
-        rep.stage("check", "before");
-        let before = shared.report(&self.guest(rep), &self.os, &self.name())?;
-        Ok(Checked {
-            session: self,
-            before,
-        })
     }
 
     /// Shuts the appliance down (checked) and removes the export, overlay and work dir.

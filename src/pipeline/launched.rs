@@ -1,7 +1,7 @@
 //! Stage 2: one libguestfs appliance running over the attached disk.
 
-use super::inspected::Inspected;
-use crate::guest::launch::Appliance;
+use super::attached::Attached;
+use crate::guest::launch::{Appliance, Drive, LaunchOpts};
 use crate::image::{self, Input};
 use crate::ui::Reporter;
 use anyhow::Result;
@@ -15,18 +15,36 @@ pub struct Launched {
 }
 
 impl Launched {
-    /// The one operating system root, mounted per its fstab (read-only if launched so).
-    pub fn inspect(self, rep: &dyn Reporter) -> Result<Inspected> {
+    /// One appliance over the export; `readonly` for inspect, check and dry runs.
+    pub fn launch(
+        attached: Attached,
+        readonly: bool,
+        opts: &LaunchOpts,
+        rep: &dyn Reporter,
+    ) -> Result<Launched> {
         crate::signals::check()?;
-        rep.stage("inspect", "identifying the operating system");
-        let mut os = self.app.inspect(&self.input.display())?;
-        let mounts = self.app.mount_os(&mut os, self.readonly)?;
-        Ok(Inspected {
-            app: self.app,
-            disk: self.disk,
-            input: self.input,
-            os,
-            mounts,
+        rep.stage("launch", "starting the libguestfs appliance");
+        let drive = Drive::nbd_unix(
+            attached.disk.export().socket(),
+            image::nbd::EXPORT_NAME,
+            readonly,
+        );
+        let app = Appliance::launch(&[drive], opts, rep)?;
+        rep.debug(&format!(
+            "appliance up in {:.1} s with {}{}",
+            app.launch_secs,
+            app.accel.name(),
+            if app.fast_boot {
+                " (fast-boot appliance)"
+            } else {
+                ""
+            }
+        ));
+        Ok(Launched {
+            app,
+            disk: attached.disk,
+            input: attached.input,
+            readonly,
         })
     }
 }

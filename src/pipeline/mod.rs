@@ -14,9 +14,11 @@
 //!  published.rs  Published   sidecars, manifest, atomic rename
 //! ```
 //!
-//! [`open`] is the front half every command shares; [`convert`] is the whole path. A new
-//! stage is one file with its type and one line in [`convert`]: a boot test, for instance,
-//! takes the `Sealed` output and gives it back with its section in the manifest.
+//! Each file holds its stage's type and how it is made from the stage before (`Checked::check`
+//! takes an `Inspected`, ...): a file imports only earlier stages. [`open`] is the front half
+//! every command shares; [`convert`] is the whole path. A new stage is one file with its
+//! type and one line in [`convert`]: a boot test, for instance, takes the `Sealed` output and
+//! gives it back with its section in the manifest.
 //! Any failure drops the stages built so far: the appliance is killed, the export, overlay
 //! and work directory removed, the partial output deleted; the input is only ever read.
 
@@ -34,7 +36,7 @@ mod published;
 mod sealed;
 mod settings;
 
-pub use attached::{Attached, attach};
+pub use attached::Attached;
 pub use checked::Checked;
 pub use claimed::Claimed;
 pub use clock::Clock;
@@ -62,9 +64,8 @@ pub fn open(
     readonly: bool,
     rep: &dyn Reporter,
 ) -> Result<Inspected> {
-    attach(input, attach_opts, rep)?
-        .launch(readonly, launch, rep)?
-        .inspect(rep)
+    let attached = Attached::attach(input, attach_opts, rep)?;
+    Inspected::inspect(Launched::launch(attached, readonly, launch, rep)?, rep)
 }
 
 /// Converts one image: every stage in order, timed for the manifest.
@@ -86,32 +87,32 @@ fn run(
     let claimed = (!s.dry_run)
         .then(|| Claimed::claim(job, s.force))
         .transpose()?;
-    let attached = attach(&job.input, &s.attach, rep)?;
+    let attached = Attached::attach(&job.input, &s.attach, rep)?;
     clock.done("attach");
     *reached_launch = true;
     let launch = LaunchOpts {
         network: s.network,
         ..Default::default()
     };
-    let launched = attached.launch(s.dry_run, &launch, rep)?;
+    let launched = Launched::launch(attached, s.dry_run, &launch, rep)?;
     clock.done("launch");
-    let inspected = launched.inspect(rep)?;
+    let inspected = Inspected::inspect(launched, rep)?;
     clock.done("inspect");
-    let checked = inspected.check(shared, rep)?;
+    let checked = Checked::check(inspected, shared, rep)?;
     clock.done("check-before");
-    let operated = checked.operate(shared, rep)?;
+    let operated = Operated::operate(checked, shared, rep)?;
     clock.done("operations");
     let Some(claimed) = claimed else {
         return Ok(Outcome::Planned(Box::new(operated.plan()?)));
     };
-    let compliant = match operated.recheck(shared, rep)? {
+    let compliant = match Compliant::recheck(operated, shared, rep)? {
         Ok(c) => c,
         Err(failed) => return Ok(Outcome::NotCompliant(failed)),
     };
     clock.done("check-after");
-    let finalized = compliant.finalize(rep)?;
+    let finalized = Finalized::finalize(compliant, rep)?;
     clock.done("finalize");
-    let sealed = finalized.seal(claimed, shared, &mut clock, rep)?;
-    let published = sealed.publish(clock, rep)?;
+    let sealed = Sealed::seal(finalized, claimed, shared, &mut clock, rep)?;
+    let published = Published::publish(sealed, clock, rep)?;
     Ok(Outcome::Converted(Box::new(published.manifest)))
 }

@@ -1,12 +1,12 @@
 //! Stage 5: the operations have run. A dry run ends here with its plan; a conversion checks
 //! again, and a rule still failing ends it with no output.
 
-use super::compliant::Compliant;
+use super::checked::Checked;
 use super::inspected::Inspected;
-use super::outcome::{Failed, Plan};
+use super::outcome::Plan;
 use super::settings::Shared;
 use crate::checks::Report;
-use crate::ops::OpResult;
+use crate::ops::{self, OpCtx, OpOpts, OpResult, Tracked};
 use crate::ui::Reporter;
 use anyhow::Result;
 
@@ -19,6 +19,43 @@ pub struct Operated {
 }
 
 impl Operated {
+    /// The operations that apply to the guest, in their fixed order, through [`Tracked`]
+    /// (which records every change, and in a dry run only records).
+    pub fn operate(checked: Checked, shared: &Shared, rep: &dyn Reporter) -> Result<Operated> {
+        crate::signals::check()?;
+        let (results, notes) = {
+            let guest = checked.session.guest(rep);
+            let dry_run = shared.settings.dry_run;
+            let tracked = Tracked::new(&guest, dry_run);
+            let opts = OpOpts {
+                allow_unpinned: shared.settings.allow_unpinned,
+                network: shared.settings.network,
+            };
+            let ctx = OpCtx {
+                fs: &tracked,
+                os: &checked.session.os,
+                profile: &shared.settings.profile.profile,
+                vendor: shared.vendor.as_ref().map_err(|e| e.clone()),
+                opts: &opts,
+                rep,
+            };
+            let results = ops::run_all(&ctx, &shared.defs)?;
+            // The driver's side effect, decided once from what the operations changed.
+            let mut notes = Vec::new();
+            if !dry_run {
+                let changed = results.iter().any(|r| !r.changes.is_empty());
+                notes.extend(ops::relabel_if_needed(&tracked, changed)?);
+            }
+            (results, notes)
+        };
+        Ok(Operated {
+            session: checked.session,
+            before: checked.before,
+            ops: results,
+            notes,
+        })
+    }
+
     /// The dry run's plan; the appliance is shut down (checked).
     pub fn plan(self) -> Result<Plan> {
         let image = self.session.name();
@@ -30,37 +67,5 @@ impl Operated {
             before: self.before,
             operations: self.ops,
         })
-    }
-
-    /// The "after" report: compliant, or the reports of a conversion that publishes nothing.
-    pub fn recheck(
-        self,
-        shared: &Shared,
-        rep: &dyn Reporter,
-    ) -> Result<std::result::Result<Compliant, Box<Failed>>> {
-        crate::signals::check()?;
-        rep.stage("check", "after");
-        let after = shared.report(
-            &self.session.guest(rep),
-            &self.session.os,
-            &self.session.name(),
-        )?;
-        if !after.compliant {
-            return Ok(Err(Box::new(Failed {
-                schema: 1,
-                image: self.session.name(),
-                compliant: false,
-                before: self.before,
-                operations: self.ops,
-                after,
-            })));
-        }
-        Ok(Ok(Compliant {
-            session: self.session,
-            before: self.before,
-            ops: self.ops,
-            after,
-            notes: self.notes,
-        }))
     }
 }

@@ -13,14 +13,14 @@ pub struct Published {
     pub manifest: Manifest,
 }
 
-impl Sealed {
-    pub fn publish(self, mut clock: Clock, rep: &dyn Reporter) -> Result<Published> {
+impl Published {
+    pub fn publish(sealed: Sealed, mut clock: Clock, rep: &dyn Reporter) -> Result<Published> {
         crate::signals::check()?;
         let Sealed {
             mut manifest,
             claimed,
             disk,
-        } = self;
+        } = sealed;
         let paths = &claimed.partial.paths;
         let name = paths.file_name();
         seal::write_atomic(

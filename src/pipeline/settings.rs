@@ -42,10 +42,10 @@ impl Shared {
     pub fn new(o: &Settings) -> Result<Shared> {
         let defs = ops::select(&o.skip, &o.only)?;
         let vendor = Vendor::load(&o.vendor_dir).map_err(|e| format!("{e:#}"));
-        if let (Err(why), false) = (&vendor, o.dry_run) {
-            if defs.iter().any(|d| d.id == "cloud-init-swap") {
-                bail!("{why}; or pass --skip cloud-init-swap");
-            }
+        if let (Err(why), false) = (&vendor, o.dry_run)
+            && defs.iter().any(|d| d.id == "cloud-init-swap")
+        {
+            bail!("{why}; or pass --skip cloud-init-swap");
         }
         Ok(Shared {
             settings: o.clone(),

@@ -250,11 +250,7 @@ pub(super) fn delete_file(
     path: &str,
     m: Meta,
 ) -> Result<Option<Trace>> {
-    Ok(match m.kind {
-        Kind::Symlink => link_trace(fs, cat, path)?,
-        Kind::File if m.size > 0 => Some(trace(cat, path, Action::Delete, bytes(m.size))),
-        _ => None,
-    })
+    file_trace(fs, cat, path, m, Action::Delete)
 }
 
 /// A file to empty: a non-empty regular file is truncated, a link removed.
@@ -264,9 +260,20 @@ pub(super) fn truncate_file(
     path: &str,
     m: Meta,
 ) -> Result<Option<Trace>> {
+    file_trace(fs, cat, path, m, Action::Truncate)
+}
+
+/// `action` for a non-empty regular file; a link is a [`link_trace`]; anything else none.
+fn file_trace(
+    fs: &dyn GuestFs,
+    cat: &'static str,
+    path: &str,
+    m: Meta,
+    action: Action,
+) -> Result<Option<Trace>> {
     Ok(match m.kind {
         Kind::Symlink => link_trace(fs, cat, path)?,
-        Kind::File if m.size > 0 => Some(trace(cat, path, Action::Truncate, bytes(m.size))),
+        Kind::File if m.size > 0 => Some(trace(cat, path, action, bytes(m.size))),
         _ => None,
     })
 }
