@@ -255,7 +255,7 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Result<Report> {
     let defs = for_os(ctx.os);
     if defs.is_empty() {
         bail!(
-            "no checks apply to this guest ({}); imgseal has checks for: {}",
+            "{image}: no checks apply to this guest ({}); imgseal has checks for: {}",
             ctx.os.os_type,
             covered()
         );
@@ -559,7 +559,7 @@ mod tests {
         let e = run_all(&ctx, "win.img", &p.name).unwrap_err().to_string();
         assert_eq!(
             e,
-            "no checks apply to this guest (windows); imgseal has checks for: linux"
+            "win.img: no checks apply to this guest (windows); imgseal has checks for: linux"
         );
     }
 
