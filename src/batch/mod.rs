@@ -106,8 +106,7 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
             .and_then(|r| r.ok().flatten());
         match done {
             Some(m) => {
-                let log = o.out_dir.join(format!("{}.log", e.output));
-                let mut r = ImageResult::new(&e.input, &out, &log, ImageStatus::Skipped);
+                let mut r = ImageResult::new(e, &o.out_dir, ImageStatus::Skipped);
                 r.error = Some(
                     "up to date (resume): the output's manifest matches the input and the profile"
                         .into(),
@@ -154,9 +153,7 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
         .map(|(r, e)| {
             r.unwrap_or_else(|| {
                 // Never started (interrupted before its turn).
-                let out = o.out_dir.join(&e.output);
-                let log = o.out_dir.join(format!("{}.log", e.output));
-                let mut r = ImageResult::new(&e.input, &out, &log, ImageStatus::Failed);
+                let mut r = ImageResult::new(e, &o.out_dir, ImageStatus::Failed);
                 r.error = Some(if interrupted {
                     "not started: interrupted".into()
                 } else {

@@ -1,5 +1,6 @@
 //! The batch summary (schema 1, a contract: scripts parse it) and its table.
 
+use super::plan::Entry;
 use crate::pipeline::Outcome;
 use crate::ui::human_bytes;
 use serde::Serialize;
@@ -45,11 +46,12 @@ pub struct ImageResult {
 }
 
 impl ImageResult {
-    /// A result with nothing known yet but where it goes.
-    pub fn new(input: &str, output: &Path, log: &Path, status: ImageStatus) -> ImageResult {
+    /// The result of entry `e` of a batch writing into `out_dir`, with nothing known yet but
+    /// where its output (`DIR/NAME`) and its log (`DIR/NAME.log`) go.
+    pub fn new(e: &Entry, out_dir: &Path, status: ImageStatus) -> ImageResult {
         ImageResult {
-            input: input.to_string(),
-            output: output.to_string_lossy().into_owned(),
+            input: e.input.clone(),
+            output: out_dir.join(&e.output).to_string_lossy().into_owned(),
             status,
             error: None,
             seconds: 0.0,
@@ -58,7 +60,10 @@ impl ImageResult {
             rules_fixed: vec![],
             size: None,
             images_per_launch: None,
-            log: log.to_string_lossy().into_owned(),
+            log: out_dir
+                .join(format!("{}.log", e.output))
+                .to_string_lossy()
+                .into_owned(),
         }
     }
 

@@ -7,7 +7,7 @@ use crate::image::Input;
 use crate::pipeline::{self, Job, Shared};
 use crate::ui::Reporter;
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Converts `e` into `out_dir`; returns its result and whether an appliance was launched.
@@ -17,9 +17,9 @@ pub fn convert(
     shared: &Shared,
     progress: &Progress,
 ) -> (ImageResult, bool) {
-    let out = out_dir.join(&e.output);
-    let log_path = out_dir.join(format!("{}.log", e.output));
-    let mut r = ImageResult::new(&e.input, &out, &log_path, ImageStatus::Failed);
+    let mut r = ImageResult::new(e, out_dir, ImageStatus::Failed);
+    let out = PathBuf::from(&r.output);
+    let log_path = PathBuf::from(&r.log);
     // Appended: a later run (--resume, --force) keeps the earlier story.
     let log = File::options()
         .create(true)
