@@ -2,7 +2,8 @@
 # All package logic lives in scripts/install-deps.sh (the same script CI runs).
 #
 #   docker build -t imgseal .
-#   docker run --rm -v "$PWD:/work:ro" imgseal inspect /work/disk.qcow2
+#   docker run --rm -v "$PWD:/images:ro" imgseal inspect /images/disk.qcow2
+#   docker run --rm --entrypoint man imgseal imgseal-convert
 #
 # The two pins, each in one place only:
 #   BASE          the Debian 12 base image of both stages
@@ -21,7 +22,9 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN IMGSEAL_APT_SNAPSHOT=${APT_SNAPSHOT} scripts/install-deps.sh --no-doctor
 COPY . .
-RUN cargo build --release --locked
+# The same installer as on a host, into a staging prefix the runtime stage copies whole:
+# bin/imgseal, the man pages and the completions.
+RUN PREFIX=/stage scripts/install.sh
 
 # --- runtime -------------------------------------------------------------------------------
 FROM ${BASE}
@@ -29,9 +32,9 @@ ARG APT_SNAPSHOT
 COPY scripts/install-deps.sh /tmp/install-deps.sh
 RUN IMGSEAL_APT_SNAPSHOT=${APT_SNAPSHOT} /tmp/install-deps.sh --runtime \
  && apt-get clean && rm -rf /tmp/install-deps.sh /var/lib/apt/lists/*
-COPY --from=build /src/target/release/imgseal /usr/local/bin/imgseal
+COPY --from=build /stage/ /usr/local/
 # libguestfs runs qemu itself (no libvirt in the container); imgseal tries KVM, then TCG.
 ENV LIBGUESTFS_BACKEND=direct
-WORKDIR /work
+WORKDIR /images
 ENTRYPOINT ["imgseal"]
 CMD ["--help"]

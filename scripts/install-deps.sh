@@ -2,9 +2,10 @@
 # Installs everything imgseal and its tests need on Debian 12 (bookworm), from nothing.
 # Idempotent: a second run only checks. Used by the README, .ci/run and the Dockerfile.
 #
-#   scripts/install-deps.sh              build + test dependencies, then build imgseal and run
-#                                        `imgseal doctor` (an appliance launch) so a broken
-#                                        set-up fails here
+#   scripts/install-deps.sh              build + test dependencies, then install imgseal
+#                                        (scripts/install.sh: release binary in /usr/local/bin,
+#                                        man pages, completions) and run `imgseal doctor` (an
+#                                        appliance launch) so a broken set-up fails here
 #   scripts/install-deps.sh --no-doctor  packages only (the Dockerfile's build stage)
 #   scripts/install-deps.sh --runtime    only what the imgseal binary needs at run time
 #                                        (qemu, libguestfs, a kernel): the Dockerfile's
@@ -21,7 +22,7 @@ for a in "$@"; do
   case "$a" in
     --no-doctor) doctor=0 ;;
     --runtime) runtime=1; doctor=0 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -80,7 +81,8 @@ fi
 
 # --- packages -----------------------------------------------------------------------------
 # Run time: qemu + libguestfs (the appliance) and a kernel for supermin to build it from.
-runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64)
+# man-db and bash-completion: imgseal's man pages and completions work where it is installed.
+runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion)
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, and what
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk).
@@ -131,8 +133,7 @@ fi
 log "$(cargo --version)"
 
 if [ "$doctor" -eq 1 ]; then
-  cd "$here"
-  cargo build --locked -q
+  "$here/scripts/install.sh"
   log "imgseal doctor"
-  ./target/debug/imgseal doctor
+  "${PREFIX:-/usr/local}/bin/imgseal" doctor
 fi

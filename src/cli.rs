@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "imgseal",
-    version,
+    version = env!("IMGSEAL_VERSION"),
     propagate_version = true,
     max_term_width = 100
 )]
@@ -54,6 +54,30 @@ pub enum Command {
     Rules(RulesArgs),
     /// Check that this host can run conversions (qemu tools, appliance launch, temp space).
     Doctor(DoctorArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    ///
+    /// scripts/install.sh installs them where the shells look; use this to install
+    /// elsewhere, e.g. `imgseal completions bash > ~/.local/share/bash-completion/completions/imgseal`.
+    Completions(CompletionsArgs),
+    /// Write the man pages (imgseal.1 and one imgseal-COMMAND.1 per command) into DIR.
+    ///
+    /// scripts/install.sh installs them under /usr/local/share/man/man1; use this to install
+    /// elsewhere, e.g. `imgseal manpages ~/.local/share/man/man1`. Prints each file written.
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// The directory the pages go into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 /// Which rules apply and which vendor packages serve them.
@@ -219,7 +243,7 @@ pub struct RulesArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Print as the Markdown table the README carries.
+    /// Print as the Markdown table docs/rules.md carries.
     #[arg(long, conflicts_with = "json")]
     pub markdown: bool,
 }

@@ -6,7 +6,9 @@ use imgseal::cli::{Cli, Command};
 use imgseal::cli::{ImageArgs, ProfileArgs, RunArgs};
 use imgseal::pipeline::{self, Outcome, Settings};
 use imgseal::ui::{Console, Reporter};
-use imgseal::{checks, convert, doctor, exit, image, inspect, profile, rules, vendor, verify};
+use imgseal::{
+    checks, convert, doctor, exit, image, inspect, installed, profile, rules, vendor, verify,
+};
 
 fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
     image::AttachOpts {
@@ -205,6 +207,17 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print!("{}", inspect::render_text(&report));
+            }
+            Ok(exit::OK)
+        }
+        Command::Completions(a) => {
+            use std::io::Write;
+            std::io::stdout().write_all(&installed::completions(a.shell))?;
+            Ok(exit::OK)
+        }
+        Command::Manpages(a) => {
+            for p in installed::manpages(&a.dir)? {
+                println!("{}", p.display());
             }
             Ok(exit::OK)
         }
