@@ -16,6 +16,7 @@ pub mod ffi;
 pub mod guest;
 pub mod image;
 pub mod inspect;
+pub mod junit;
 pub mod manifest;
 pub mod ops;
 pub mod parse;
