@@ -103,6 +103,12 @@ pub struct CheckArgs {
     /// Print the report as JSON (schema 1).
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a JUnit XML report to FILE for CI (GitLab, Jenkins): one testsuite for the
+    /// image, one testcase per check ("R2 firewall-ufw"), a failing check as a failure.
+    /// Written also when the image is not compliant (exit 1); FILE's directory must exist.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 /// How the operations run and what the output looks like (convert and batch).
@@ -169,6 +175,13 @@ pub struct ConvertArgs {
     /// Print the manifest (or the plan, or the failed reports) as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a JUnit XML report to FILE for CI (GitLab, Jenkins): one testsuite for the
+    /// image, one testcase per operation and per check after the operations (before them on
+    /// a dry run or when the conversion stopped earlier). Written also when rules still fail
+    /// (exit 1) or the conversion fails; FILE's directory must exist.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +218,12 @@ pub struct BatchArgs {
     /// Print the summary as JSON (schema 1).
     #[arg(long)]
     pub json: bool,
+
+    /// Also write a JUnit XML report to FILE for CI (GitLab, Jenkins): one testsuite per
+    /// image with its operations and checks as `convert --junit` writes them; an image that
+    /// failed before its checks ran has one error testcase. FILE's directory must exist.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +311,45 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn junit_is_an_option_of_check_convert_and_batch() {
+        let j = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Check(a) => a.junit,
+            Command::Convert(a) => a.junit,
+            Command::Batch(a) => a.junit,
+            _ => panic!("wrong subcommand"),
+        };
+        let want = Some(std::path::PathBuf::from("r.xml"));
+        assert_eq!(
+            j(&["imgseal", "check", "--junit", "r.xml", "d.qcow2"]),
+            want
+        );
+        assert_eq!(
+            j(&[
+                "imgseal",
+                "convert",
+                "--dry-run",
+                "--junit",
+                "r.xml",
+                "d.qcow2"
+            ]),
+            want
+        );
+        assert_eq!(
+            j(&[
+                "imgseal",
+                "batch",
+                "--out-dir",
+                "o",
+                "--junit",
+                "r.xml",
+                "d.qcow2"
+            ]),
+            want
+        );
+        assert_eq!(j(&["imgseal", "check", "d.qcow2"]), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::checks::{self, Report};
 use crate::image::Input;
 use crate::ops::{OpResult, OpStatus};
-use crate::pipeline::{self, Job, Outcome, Settings, Shared};
+use crate::pipeline::{self, Attempt, Job, Outcome, Settings, Shared};
 use crate::ui::Reporter;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -18,14 +18,18 @@ pub struct ConvertOpts {
     pub settings: Settings,
 }
 
-pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<Outcome> {
+/// One conversion: its attempt (the outcome, or the error with how far it got), and the ids
+/// of the operations selected. A configuration error is the outer error, before any image
+/// work.
+pub fn run(o: &ConvertOpts, rep: &dyn Reporter) -> Result<(Attempt, Vec<&'static str>)> {
     let shared = Shared::new(&o.settings)?;
     let job = Job {
         input: o.input.clone(),
         output: o.output.clone(),
         in_place: o.in_place,
     };
-    pipeline::convert(&shared, &job, rep).outcome
+    let selected = shared.defs.iter().map(|d| d.id).collect();
+    Ok((pipeline::convert(&shared, &job, rep), selected))
 }
 
 /// The human summary of a conversion.

@@ -17,6 +17,7 @@ pub mod guest;
 pub mod image;
 pub mod inspect;
 pub mod installed;
+pub mod junit;
 pub mod manifest;
 pub mod ops;
 pub mod parse;

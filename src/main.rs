@@ -7,8 +7,9 @@ use imgseal::cli::{ImageArgs, ProfileArgs, RunArgs};
 use imgseal::pipeline::{self, Outcome, Settings};
 use imgseal::ui::{Console, Reporter};
 use imgseal::{
-    checks, convert, doctor, exit, image, inspect, installed, profile, rules, vendor, verify,
+    checks, convert, doctor, exit, image, inspect, installed, junit, profile, rules, vendor, verify,
 };
+use std::path::Path;
 
 fn attach_opts(a: &ImageArgs) -> image::AttachOpts {
     image::AttachOpts {
@@ -43,6 +44,30 @@ fn settings(
     })
 }
 
+/// Refuses a `--junit FILE` that could not be written, before any other work.
+fn junit_target(p: Option<&Path>) -> Result<()> {
+    p.map(junit::check_target).transpose().map(|_| ())
+}
+
+/// `--junit`: writes the report of `command` when asked.
+fn write_junit(
+    p: Option<&Path>,
+    command: &str,
+    suites: impl FnOnce() -> Vec<junit::Suite>,
+) -> Result<()> {
+    match p {
+        Some(p) => junit::Testsuites::new(command, suites()).write(p),
+        None => Ok(()),
+    }
+}
+
+/// An image as reports name it, also when it cannot be opened.
+fn image_name(image: &str) -> String {
+    image::Input::parse(image)
+        .map(|i| i.display())
+        .unwrap_or_else(|_| imgseal::ui::printable(image).into_owned())
+}
+
 /// inspect and check: the front half of the pipeline, read-only.
 fn open_readonly(a: &ImageArgs, rep: &Console) -> Result<pipeline::Inspected> {
     let input = image::Input::parse(&a.image)?;
@@ -53,22 +78,35 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
     match cli.command {
         Command::Check(a) => {
             // Configuration errors surface before any image work.
+            junit_target(a.junit.as_deref())?;
             let prof = profile::load(&a.profile.profile)?;
             let vend = vendor::Vendor::load(&a.profile.vendor_dir).map_err(|e| format!("{e:#}"));
-            let s = open_readonly(&a.image, rep)?;
-            rep.stage("check", "running the rule checks");
-            let report = checks::run_all(
-                &checks::Ctx::new(
-                    &s.guest(rep),
-                    &s.os,
-                    &prof.profile,
-                    vend.as_ref().map_err(|e| e.clone()),
-                ),
-                &s.name(),
-                &prof.profile.name,
-            );
-            // Closed (checked) whatever the checks made of the guest.
-            s.close()?;
+            let report = (|| {
+                let s = open_readonly(&a.image, rep)?;
+                rep.stage("check", "running the rule checks");
+                let report = checks::run_all(
+                    &checks::Ctx::new(
+                        &s.guest(rep),
+                        &s.os,
+                        &prof.profile,
+                        vend.as_ref().map_err(|e| e.clone()),
+                    ),
+                    &s.name(),
+                    &prof.profile.name,
+                );
+                // Closed (checked) whatever the checks made of the guest.
+                s.close()?;
+                report
+            })();
+            // Written whatever the verdict: a non-compliant image (exit 1) is its main use.
+            let written = write_junit(a.junit.as_deref(), "check", || {
+                vec![match &report {
+                    Ok(r) => junit::check(r),
+                    Err(e) => {
+                        junit::image_error(&image_name(&a.image.image), "check", &format!("{e:#}"))
+                    }
+                }]
+            });
             let report = report?;
             rep.finish();
             if a.json {
@@ -79,6 +117,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                     checks::render_text(&report, imgseal::ui::color_stdout(), cli.verbose)
                 );
             }
+            written?;
             Ok(if report.has_errors() {
                 exit::ERROR
             } else if report.compliant {
@@ -88,6 +127,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             })
         }
         Command::Convert(a) => {
+            junit_target(a.junit.as_deref())?;
             let settings = settings(
                 &a.profile,
                 &a.run,
@@ -96,14 +136,32 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 a.only.clone(),
                 a.dry_run,
             )?;
+            let input = image::Input::parse(&a.image.image).inspect_err(|e| {
+                // An input that cannot be opened is the image's error, as in a batch.
+                let _ = write_junit(a.junit.as_deref(), "convert", || {
+                    vec![junit::image_error(
+                        &image_name(&a.image.image),
+                        "convert",
+                        &format!("{e:#}"),
+                    )]
+                });
+            })?;
             let opts = convert::ConvertOpts {
-                input: image::Input::parse(&a.image.image)?,
+                input,
                 output: a.output.clone(),
                 in_place: a.in_place,
                 settings,
             };
-            let outcome = convert::run(&opts, rep)?;
+            let (attempt, selected) = convert::run(&opts, rep)?;
             rep.finish();
+            let written = write_junit(a.junit.as_deref(), "convert", || {
+                vec![junit::conversion(
+                    &opts.input.display(),
+                    &attempt,
+                    &selected,
+                )]
+            });
+            let outcome = attempt.outcome?;
             if a.json {
                 let v = match &outcome {
                     Outcome::Planned(p) => serde_json::to_string_pretty(p)?,
@@ -114,12 +172,14 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             } else {
                 print!("{}", convert::render(&outcome, imgseal::ui::color_stdout()));
             }
+            written?;
             Ok(match outcome {
                 Outcome::NotCompliant(_) => exit::NONCOMPLIANT,
                 _ => exit::OK,
             })
         }
         Command::Batch(a) => {
+            junit_target(a.junit.as_deref())?;
             // Each input's format is probed from its headers (batch has no --format).
             let settings = settings(
                 &a.profile,
@@ -143,6 +203,9 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
                 print!("{}", imgseal::batch::render(&summary));
+            }
+            if let Some(p) = &a.junit {
+                junit::batch(&summary).write(p)?;
             }
             if imgseal::signals::interrupted() {
                 return Ok(exit::INTERRUPTED);

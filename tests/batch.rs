@@ -1,6 +1,6 @@
 //! Issue: batch. A mixed batch (good images, an image whose filesystem refuses writes, a
 //! disk with no OS, a non-image), each image in its own appliance, then --resume, then the
-//! lock; and Ctrl-C in the middle of a batch.
+//! lock (with the `--junit` file of the first two runs); and Ctrl-C in the middle of a batch.
 
 mod common;
 use common::*;
@@ -31,11 +31,14 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
     ];
     let shas: Vec<String> = inputs.iter().map(|p| sha256_file(p)).collect();
     let t = Imgseal::new();
+    let xml = d.path().join("batch.xml");
     let mut args: Vec<String> = ["-q", "batch", "--json", "--jobs", "1", "--vendor-dir"]
         .iter()
         .map(|s| s.to_string())
         .collect();
     args.push(vendor_dir().to_string_lossy().into_owned());
+    args.push("--junit".into());
+    args.push(xml.to_string_lossy().into_owned());
     args.push("--out-dir".into());
     args.push(out.to_string_lossy().into_owned());
     args.extend(inputs.iter().map(|p| p.to_string_lossy().into_owned()));
@@ -131,11 +134,48 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
     }
     assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
 
+    // The JUnit file: one suite per image, in the summary's order. A converted image has its
+    // operations and "after" checks, all passing; an image that failed before its checks
+    // ran has one testcase, an error carrying the summary's error.
+    let x = junit(&xml);
+    assert_eq!(x["name"], "imgseal batch");
+    let suites = x["suites"].as_array().unwrap();
+    let names: Vec<&Value> = suites.iter().map(|s| &s["name"]).collect();
+    let inputs: Vec<&Value> = j["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["input"])
+        .collect();
+    assert_eq!(names, inputs, "one suite per image");
+    for (suite, img) in suites.iter().zip(j["images"].as_array().unwrap()) {
+        let cases = suite["cases"].as_array().unwrap();
+        if img["status"] == "ok" {
+            let ops = junit_cases(suite, "imgseal.operation");
+            assert_eq!(ops.len(), 5, "{suite}");
+            assert!(ops.iter().all(|c| c["result"] == "passed"), "{suite}");
+            assert!(!junit_cases(suite, "imgseal.check.after").is_empty());
+            assert_eq!(
+                (suite["failures"].as_u64(), suite["errors"].as_u64()),
+                (Some(0), Some(0))
+            );
+        } else {
+            assert_eq!(cases.len(), 1, "{suite}");
+            assert_eq!(cases[0]["classname"], "imgseal.image");
+            assert_eq!(cases[0]["result"], "error");
+            assert_eq!(cases[0]["message"], img["error"]);
+        }
+    }
+    assert_eq!(x["errors"], 3, "fserr, blank, notes.txt");
+
     // --resume skips what is done; the non-image still fails.
+    let resumed = d.path().join("resume.xml");
     let resume = t.run(&[
         "-q",
         "batch",
         "--json",
+        "--junit",
+        resumed.to_str().unwrap(),
         "--resume",
         "--vendor-dir",
         vendor_dir().to_str().unwrap(),
@@ -154,6 +194,14 @@ fn a_mixed_batch_isolates_failures_resumes_and_locks_its_out_dir() {
     }
     assert_eq!(entry(&r, "notes.txt")["status"], "failed");
     assert_eq!(r["launches"], 0);
+    let x = junit(&resumed);
+    let results: Vec<&Value> = x["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["cases"][0]["result"])
+        .collect();
+    assert_eq!(results, ["skipped", "skipped", "error"], "{x}");
 
     // While a batch holds the out dir, a second one is refused.
     let lock = std::fs::File::options()

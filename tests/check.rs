@@ -1,19 +1,25 @@
 //! Issue: rules engine and `imgseal check`. One check per fixture (one appliance launch
-//! each); the exact set of failing rules and checks, the report's contract, input untouched.
+//! each); the exact set of failing rules and checks, the report's contract, input untouched,
+//! and the `--junit` file of the same run read back with junitparser.
 
 mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
+/// `check --json --junit` of a fixture; the JUnit file is checked against the JSON here.
 fn check(name: &str) -> (Value, std::process::Output) {
     let img = fixture(&format!("{name}.qcow2"));
     let before = sha256_file(&img);
     let t = Imgseal::new();
+    let reports = tempfile::tempdir().unwrap();
+    let xml = reports.path().join("check.xml");
     let out = t.run(&[
         "-q",
         "check",
         "--json",
+        "--junit",
+        xml.to_str().unwrap(),
         "--vendor-dir",
         vendor_dir().to_str().unwrap(),
         img.to_str().unwrap(),
@@ -21,7 +27,40 @@ fn check(name: &str) -> (Value, std::process::Output) {
     assert_eq!(sha256_file(&img), before, "{name}: the input image changed");
     assert!(t.leftovers().is_empty(), "{name}: left {:?}", t.leftovers());
     let j = json(&out);
+    assert_junit_is_the_report(&junit(&xml), &j, name);
+    let left: Vec<_> = std::fs::read_dir(reports.path()).unwrap().collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "{name}: only the report, no temporary file: {left:?}"
+    );
     (j, out)
+}
+
+/// The JUnit file of a check: one suite (the image), one testcase per check, and the
+/// totals of `check --json` (tests, failures, errors, skipped).
+fn assert_junit_is_the_report(x: &Value, j: &Value, name: &str) {
+    let results = j["results"].as_array().unwrap();
+    let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
+    assert_eq!(x["name"], "imgseal check");
+    let suites = x["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 1, "{name}: {x}");
+    let suite = &suites[0];
+    assert_eq!(suite["name"], j["image"], "{name}");
+    for (k, want) in [
+        ("tests", results.len()),
+        ("failures", count("fail")),
+        ("errors", count("error")),
+        ("skipped", count("skip")),
+    ] {
+        assert_eq!(x[k], want, "{name}: {k}");
+        assert_eq!(suite[k], want, "{name}: suite {k}");
+    }
+    assert!(
+        count("fail") > 0,
+        "{name}: a non-compliant fixture has failures"
+    );
+    assert_junit_checks(suite, j, "imgseal.check");
 }
 
 fn failing(j: &Value) -> (BTreeSet<String>, BTreeSet<String>) {

@@ -1,6 +1,7 @@
 //! Issue: `imgseal convert`. Each fixture is converted once with the test vendor packages
 //! built by the fixture script; the output is then read with libguestfs directly (one
-//! appliance with the input and the output attached) and checked against what was planted.
+//! appliance with the input and the output attached) and checked against what was planted;
+//! a `--junit` file rides along on the debian12 conversion and the ubuntu1604 dry run.
 
 mod common;
 use common::*;
@@ -220,10 +221,50 @@ fn ufw_off(h: &Handle) {
     );
 }
 
+/// The `--junit` file of a conversion (read back with junitparser): one suite (the input),
+/// a passed testcase per operation the manifest lists, in order, then the "after" checks;
+/// the "before" report only summed up in the suite's system-out.
+fn assert_junit_conversion(xml: &Path, j: &Value) {
+    let x = junit(xml);
+    assert_eq!(x["name"], "imgseal convert");
+    let suites = x["suites"].as_array().unwrap();
+    assert_eq!(suites.len(), 1, "{x}");
+    let suite = &suites[0];
+    assert_eq!(suite["name"], j["input"]["path"]);
+    let ops: Vec<&Value> = junit_cases(suite, "imgseal.operation");
+    let want: Vec<&Value> = j["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| &o["id"])
+        .collect();
+    let got: Vec<&Value> = ops.iter().map(|c| &c["name"]).collect();
+    assert_eq!(got, want, "one testcase per operation, in order");
+    for (c, o) in ops.iter().zip(j["operations"].as_array().unwrap()) {
+        assert_eq!(c["result"], "passed", "{c}");
+        let out = c["system_out"].as_str().unwrap();
+        assert!(out.starts_with(o["status"].as_str().unwrap()), "{c}");
+    }
+    assert!(junit_cases(suite, "imgseal.check.before").is_empty());
+    assert_junit_checks(suite, &j["after"], "imgseal.check.after");
+    assert_eq!(
+        (x["failures"].as_u64(), x["errors"].as_u64()),
+        (Some(0), Some(0)),
+        "{x}"
+    );
+    assert_eq!(
+        x["tests"].as_u64().unwrap() as usize,
+        ops.len() + j["after"]["results"].as_array().unwrap().len()
+    );
+}
+
 #[test]
 fn debian12_is_converted_and_reads_back_clean() {
-    let c = convert("debian12", &[]);
+    let reports = tempfile::tempdir().unwrap();
+    let xml = reports.path().join("convert.xml");
+    let c = convert("debian12", &["--junit", xml.to_str().unwrap()]);
     assert_report("debian12", &c, &["R2", "R3", "R5", "R8"]);
+    assert_junit_conversion(&xml, &c.json);
     assert_output("debian12", &c, ufw_off);
 }
 
@@ -331,17 +372,52 @@ fn ubuntu1604_dry_run_writes_nothing_then_converts() {
     let input = fixture("ubuntu1604.qcow2");
     let before = sha256_file(&input);
     let t = Imgseal::new();
+    let reports = tempfile::tempdir().unwrap();
+    let xml = reports.path().join("plan.xml");
     let out = t.run(&[
         "-q",
         "convert",
         "--dry-run",
         "--json",
+        "--junit",
+        xml.to_str().unwrap(),
         "--vendor-dir",
         vendor_dir().to_str().unwrap(),
         input.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let plan = json(&out);
+    // A dry run's JUnit file: the "before" checks (failing, as the plan says) and the plan.
+    let x = junit(&xml);
+    let suite = &x["suites"][0];
+    assert_eq!(suite["name"], plan["image"]);
+    assert_junit_checks(suite, &plan["before"], "imgseal.check.before");
+    let fails = plan["before"]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "fail")
+        .count();
+    assert!(fails > 0);
+    assert_eq!(x["failures"], fails);
+    let planned = junit_cases(suite, "imgseal.operation");
+    assert_eq!(planned.len(), plan["operations"].as_array().unwrap().len());
+    let mtu_plan = &plan["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == "mtu")
+        .unwrap()["changes"][0];
+    let mtu_case = planned.iter().find(|c| c["name"] == "mtu").unwrap();
+    let would = format!(
+        "would {} {}",
+        mtu_plan["action"].as_str().unwrap(),
+        mtu_plan["target"].as_str().unwrap()
+    );
+    assert!(
+        mtu_case["system_out"].as_str().unwrap().contains(&would),
+        "{would}: {mtu_case}"
+    );
     assert_eq!(plan["dry_run"], true);
     let ops = plan["operations"].as_array().unwrap();
     assert!(ops.iter().all(|o| o["status"] == "planned"));

@@ -313,6 +313,47 @@ fn bad_configuration_is_refused_before_any_image_work() {
         FAST,
     );
     assert!(!out.exists());
+    // A --junit FILE whose directory does not exist, for each command that writes one:
+    // refused before any image work (no host command runs, no output or out dir appears).
+    let batch_out = d.path().join("batch-out");
+    let trace = d.path().join("commands.trace");
+    let junit = "/nonexistent-dir/report.xml";
+    for args in [
+        vec!["-q", "check", "--junit", junit, s(&img)],
+        vec!["-q", "convert", "--junit", junit, "-o", s(&out), s(&img)],
+        vec!["-q", "convert", "--junit", junit, "--dry-run", s(&img)],
+        vec![
+            "-q",
+            "batch",
+            "--junit",
+            junit,
+            "--out-dir",
+            s(&batch_out),
+            s(&img),
+        ],
+    ] {
+        refused(
+            &args,
+            Some(&img),
+            2,
+            &["--junit /nonexistent-dir/report.xml: the directory /nonexistent-dir does not exist"],
+            FAST,
+        );
+        let t = Imgseal::new();
+        let r = t
+            .cmd()
+            .env("IMGSEAL_TRACE_COMMANDS", &trace)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        assert!(
+            !trace.exists(),
+            "{args:?} ran host commands first: {}",
+            std::fs::read_to_string(&trace).unwrap_or_default()
+        );
+        assert!(!out.exists() && !batch_out.exists(), "{args:?}");
+    }
 }
 
 #[test]

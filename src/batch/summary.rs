@@ -43,6 +43,9 @@ pub struct ImageResult {
     /// it was refused before a launch.
     pub images_per_launch: Option<usize>,
     pub log: String,
+    /// The image's `--junit` testsuite, once its conversion ran (not in the JSON contract).
+    #[serde(skip)]
+    pub suite: Option<crate::junit::Suite>,
 }
 
 impl ImageResult {
@@ -64,6 +67,7 @@ impl ImageResult {
                 .join(format!("{}.log", e.output))
                 .to_string_lossy()
                 .into_owned(),
+            suite: None,
         }
     }
 
@@ -196,6 +200,7 @@ mod tests {
             size: Some(460 << 20),
             images_per_launch: Some(1),
             log: "/out/centos7.qcow2.log".into(),
+            suite: None,
         };
         let bad = ImageResult {
             input: "/in/notes.txt".into(),

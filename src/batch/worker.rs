@@ -45,6 +45,8 @@ pub fn convert(
     let attempt = pipeline::convert(shared, &job, &rep);
     r.seconds = (started.elapsed().as_secs_f64() * 10.0).round() / 10.0;
     r.images_per_launch = attempt.launched.then_some(1);
+    let selected: Vec<&str> = shared.defs.iter().map(|d| d.id).collect();
+    r.suite = Some(crate::junit::conversion(&e.input, &attempt, &selected));
     match attempt.outcome {
         Ok(outcome) => r.record(&outcome),
         Err(err) => {

@@ -87,7 +87,7 @@ impl Outcome {
 }
 
 /// One result in a report (a contract: `{"id","rule","status","detail"}` plus findings).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CheckResult {
     pub id: String,
     pub rule: String,
@@ -95,6 +95,10 @@ pub struct CheckResult {
     pub detail: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<String>,
+    /// How long the check ran (for `--junit`); not in the JSON contract. The first check to
+    /// use a shared fact (cloud-init, network, ...) pays for gathering it.
+    #[serde(skip)]
+    pub seconds: f64,
 }
 
 pub type CheckFn = Box<dyn Fn(&Ctx) -> Result<Outcome> + Send + Sync>;
@@ -263,6 +267,7 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Result<Report> {
     let mut results = Vec::new();
     for def in defs {
         let rule = ctx.resolve_rule(def.rule).to_string();
+        let t0 = std::time::Instant::now();
         let mut out = match (def.run)(ctx) {
             Ok(o) => o,
             Err(e) => Outcome {
@@ -291,6 +296,7 @@ pub fn run_all(ctx: &Ctx, image: &str, profile_name: &str) -> Result<Report> {
             status: out.status,
             detail: out.detail,
             findings: out.findings,
+            seconds: t0.elapsed().as_secs_f64(),
         });
     }
     let mut failing: Vec<String> = results
@@ -561,6 +567,22 @@ mod tests {
             e,
             "win.img: no checks apply to this guest (windows); imgseal has checks for: linux"
         );
+    }
+
+    #[test]
+    fn check_times_stay_out_of_the_json_contract() {
+        let fs = MemFs::new().file("/etc/ufw/ufw.conf", "ENABLED=yes\n");
+        let r = report(&fs, &OsInfo::linux("debian", 12, 4), None);
+        assert!(r.results.iter().all(|x| x.seconds >= 0.0));
+        let j = serde_json::to_value(&r).unwrap();
+        for x in j["results"].as_array().unwrap() {
+            let mut keys: Vec<&str> = x.as_object().unwrap().keys().map(String::as_str).collect();
+            keys.retain(|k| *k != "findings");
+            keys.sort();
+            assert_eq!(keys, ["detail", "id", "rule", "status"], "{x}");
+        }
+        let back: Report = serde_json::from_value(j).unwrap();
+        assert!(back.results.iter().all(|x| x.seconds == 0.0));
     }
 
     #[test]

@@ -145,15 +145,38 @@ pub fn for_os<'d>(defs: &'d [OpDef], os: &OsInfo) -> Vec<&'d OpDef> {
     defs.iter().filter(|d| d.applies.matches(os)).collect()
 }
 
+/// The context of an operation's error, `operation ID (RULE)`: which operation failed, and
+/// the results of those that ran before it (`--junit` reports them; find it with
+/// `anyhow::Error::downcast_ref`).
+#[derive(Debug)]
+pub struct OpFailed {
+    pub id: &'static str,
+    pub rule: String,
+    pub seconds: f64,
+    pub done: Vec<OpResult>,
+}
+
+impl std::fmt::Display for OpFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "operation {} ({})", self.id, self.rule)
+    }
+}
+
 /// Runs, in order, the operations of `defs` that are about the guest; the first failure
-/// stops the conversion. Those about other guests are left out of the results.
+/// stops the conversion (its error carries [`OpFailed`]). Those about other guests are left
+/// out of the results.
 pub fn run_all(ctx: &OpCtx, defs: &[OpDef]) -> Result<Vec<OpResult>> {
     let mut out = Vec::new();
     for d in for_os(defs, ctx.os) {
         ctx.rep.stage("operate", &format!("{} ({})", d.id, d.rule));
         let t0 = std::time::Instant::now();
         ctx.fs.take();
-        let notes = (d.run)(ctx).with_context(|| format!("operation {} ({})", d.id, d.rule))?;
+        let notes = (d.run)(ctx).with_context(|| OpFailed {
+            id: d.id,
+            rule: d.rule.to_string(),
+            seconds: t0.elapsed().as_secs_f64(),
+            done: std::mem::take(&mut out),
+        })?;
         let changes = ctx.fs.take();
         let status = if ctx.dry_run() {
             OpStatus::Planned
@@ -359,6 +382,51 @@ mod tests {
         let defs = [rpm_only];
         assert_eq!(for_os(&defs, &centos).len(), 1);
         assert!(for_os(&defs, &debian).is_empty());
+    }
+
+    #[test]
+    fn a_failed_operation_names_itself_and_keeps_what_ran_before_it() {
+        use crate::facts::OsFamily;
+        use crate::guest::fs::MemFs;
+        let op = |id: &'static str, order: u32, run: OpFn| OpDef {
+            id,
+            rule: crate::rule::RuleId::R8.into(),
+            applies: Applies {
+                families: &[OsFamily::Linux],
+                package_formats: &[],
+            },
+            default: true,
+            summary: "A test operation",
+            description: "Only for the test.",
+            order,
+            run,
+        };
+        let defs = [
+            op("first", 1, |_| Ok(vec!["did it".into()])),
+            op("second", 2, |_| anyhow::bail!("boom")),
+            op("third", 3, |_| Ok(vec![])),
+        ];
+        let fs = MemFs::new();
+        let os = OsInfo::linux("debian", 12, 4);
+        let p = crate::profile::load("jdcloud").unwrap().profile;
+        let t = Tracked::new(&fs, false);
+        let rep = crate::ui::Recorder::default();
+        let opts = OpOpts::default();
+        let ctx = OpCtx {
+            fs: &t,
+            os: &os,
+            profile: &p,
+            vendor: Err("no vendor dir".into()),
+            opts: &opts,
+            rep: &rep,
+        };
+        let e = run_all(&ctx, &defs).unwrap_err();
+        assert_eq!(format!("{e:#}"), "operation second (R8): boom");
+        let f = e.downcast_ref::<OpFailed>().expect("typed context");
+        assert_eq!((f.id, f.rule.as_str()), ("second", "R8"));
+        let done: Vec<&str> = f.done.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(done, ["first"]);
+        assert_eq!(f.done[0].notes, ["did it"]);
     }
 
     #[test]

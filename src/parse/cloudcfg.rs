@@ -1,7 +1,7 @@
 //! cloud-init configuration (`/etc/cloud/cloud.cfg`, `cloud.cfg.d/*.cfg`): the
 //! `datasource_list` a file sets, in flow (`[a, b]`) or block (`- a`) YAML form.
 
-use serde_yaml::Value;
+use super::yaml::{self, Value};
 
 /// What one file says about the datasource list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,18 +16,16 @@ pub fn datasource_list(text: &str) -> Result<DatasourceList, String> {
     if text.trim().is_empty() {
         return Ok(DatasourceList::Unset);
     }
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let doc = yaml::parse(text)?;
     let Some(v) = doc.get("datasource_list") else {
         return Ok(DatasourceList::Unset);
     };
     let list = match v {
-        Value::Sequence(s) => s
+        Value::Seq(s) => s
             .iter()
             .map(|x| match x {
                 Value::String(s) => Ok(s.trim().to_string()),
-                other => Err(format!(
-                    "datasource_list holds a non-string item: {other:?}"
-                )),
+                other => Err(format!("datasource_list holds a non-string item: {other}")),
             })
             .collect::<Result<Vec<_>, _>>()?,
         // A bare string is how some files write a single datasource.
@@ -37,7 +35,7 @@ pub fn datasource_list(text: &str) -> Result<DatasourceList, String> {
             .filter(|x| !x.is_empty())
             .collect(),
         Value::Null => vec![],
-        other => return Err(format!("datasource_list is not a list: {other:?}")),
+        other => return Err(format!("datasource_list is not a list: {other}")),
     };
     let line = text
         .lines()

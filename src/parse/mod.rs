@@ -11,3 +11,4 @@ pub mod interfaces;
 pub mod netplan;
 pub mod repos;
 pub mod shellvars;
+pub mod yaml;

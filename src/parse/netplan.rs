@@ -1,7 +1,7 @@
 //! netplan YAML (`/etc/netplan/*.yaml`): per-interface DHCP and MTU, with the line of each
-//! `mtu:` key (serde_yaml keeps no positions, so lines are found by a scan of the text).
+//! `mtu:` key, found by a scan of the text.
 
-use serde_yaml::Value;
+use super::yaml::{self, Value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetplanIf {
@@ -48,24 +48,18 @@ pub fn parse(text: &str) -> Result<Netplan, String> {
     if text.trim().is_empty() {
         return Ok(out);
     }
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let doc = yaml::parse(text)?;
     let Some(network) = doc.get("network") else {
         return Ok(out);
     };
     for section in SECTIONS {
-        let Some(Value::Mapping(m)) = network.get(*section) else {
+        let Some(Value::Map(m)) = network.get(section) else {
             continue;
         };
         for (k, v) in m {
-            let name = match k {
-                Value::String(s) => s.clone(),
-                other => serde_yaml::to_string(other)
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
-            };
+            let name = k.to_string();
             let mtu = match v.get("mtu") {
-                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::Int(n)) => u64::try_from(*n).ok(),
                 Some(Value::String(s)) => s.trim().parse().ok(),
                 _ => None,
             };

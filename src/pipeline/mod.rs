@@ -70,17 +70,25 @@ pub fn open(
 
 /// Converts one image: every stage in order, timed for the manifest.
 pub fn convert(shared: &Shared, job: &Job, rep: &dyn Reporter) -> Attempt {
-    let mut launched = false;
-    let outcome = run(shared, job, rep, &mut launched);
-    Attempt { outcome, launched }
+    let mut seen = Seen::default();
+    let outcome = run(shared, job, rep, &mut seen);
+    Attempt {
+        outcome,
+        launched: seen.launched,
+        before: seen.before,
+        ops: seen.ops,
+    }
 }
 
-fn run(
-    shared: &Shared,
-    job: &Job,
-    rep: &dyn Reporter,
-    reached_launch: &mut bool,
-) -> Result<Outcome> {
+/// How far a conversion got, kept whatever way it ends.
+#[derive(Default)]
+struct Seen {
+    launched: bool,
+    before: Option<crate::checks::Report>,
+    ops: Vec<crate::ops::OpResult>,
+}
+
+fn run(shared: &Shared, job: &Job, rep: &dyn Reporter, seen: &mut Seen) -> Result<Outcome> {
     let s = &shared.settings;
     let mut clock = Clock::start();
     // The output is claimed first: an existing output is refused before any slow work.
@@ -89,7 +97,7 @@ fn run(
         .transpose()?;
     let attached = Attached::attach(&job.input, &s.attach, rep)?;
     clock.done("attach");
-    *reached_launch = true;
+    seen.launched = true;
     let launch = LaunchOpts {
         network: s.network,
         ..Default::default()
@@ -100,8 +108,10 @@ fn run(
     clock.done("inspect");
     let checked = Checked::check(inspected, shared, rep)?;
     clock.done("check-before");
+    seen.before = Some(checked.before.clone());
     let operated = Operated::operate(checked, shared, rep)?;
     clock.done("operations");
+    seen.ops = operated.ops.clone();
     let Some(claimed) = claimed else {
         return Ok(Outcome::Planned(Box::new(operated.plan()?)));
     };

@@ -35,8 +35,12 @@ pub enum Outcome {
 }
 
 /// One image's conversion and whether it got as far as an appliance launch (batch counts
-/// launches).
+/// launches), with what it had found by the time it ended, also when it failed: the
+/// "before" report once taken and the operations' results once they all ran (`--junit`
+/// reports a failed conversion with them).
 pub struct Attempt {
     pub outcome: anyhow::Result<Outcome>,
     pub launched: bool,
+    pub before: Option<Report>,
+    pub ops: Vec<OpResult>,
 }

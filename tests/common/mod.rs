@@ -281,3 +281,75 @@ impl Running {
         (st.code().unwrap_or(-1), self.log())
     }
 }
+
+/// A `--junit` file as junitparser reads it (Debian's python3-junitparser, installed by
+/// scripts/install-deps.sh; /usr/bin/python3 because a pyenv python may come first on PATH),
+/// after `junit_summary.py` checked its structure and totals: `{"tests","failures","errors",
+/// "skipped","suites":[{"name",…,"cases":[{"classname","name","result","message",…}]}]}`.
+pub fn junit(path: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/junit_summary.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(&script)
+        .arg(path)
+        .output()
+        .expect("running /usr/bin/python3 (scripts/install-deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}: junitparser refused it:\n{}\n{}",
+        path.display(),
+        stderr(&out),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The testcases of `classname` in a JUnit suite (from [`junit`]).
+pub fn junit_cases<'a>(suite: &'a Value, classname: &str) -> Vec<&'a Value> {
+    suite["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["classname"] == classname)
+        .collect()
+}
+
+/// A check report (JSON) against its testcases of `classname` in a JUnit suite: one per
+/// check, in order, named `RULE id`; fail a failure carrying the detail and every finding,
+/// error an error, skip skipped, pass and warn passed (a warning's detail in system-out).
+pub fn assert_junit_checks(suite: &Value, report: &Value, classname: &str) {
+    let results = report["results"].as_array().unwrap();
+    let cases = junit_cases(suite, classname);
+    assert_eq!(cases.len(), results.len(), "{classname}: {suite}");
+    for (c, r) in cases.iter().zip(results) {
+        let name = format!(
+            "{} {}",
+            r["rule"].as_str().unwrap(),
+            r["id"].as_str().unwrap()
+        );
+        assert_eq!(c["name"], name.as_str(), "{c}");
+        let want = match r["status"].as_str().unwrap() {
+            "pass" | "warn" => "passed",
+            "fail" => "failure",
+            "error" => "error",
+            "skip" => "skipped",
+            s => panic!("status {s}"),
+        };
+        assert_eq!(c["result"], want, "{name}: {c} for {r}");
+        if want != "passed" {
+            assert_eq!(c["message"], r["detail"], "{name}");
+        }
+        if want == "failure" {
+            let text = c["text"].as_str().unwrap();
+            for f in r["findings"].as_array().into_iter().flatten() {
+                assert!(
+                    text.contains(f.as_str().unwrap()),
+                    "{name}: {f} not in {text}"
+                );
+            }
+        }
+        if r["status"] == "warn" {
+            let out = c["system_out"].as_str().unwrap_or_default();
+            assert!(out.contains(r["detail"].as_str().unwrap()), "{name}: {c}");
+        }
+    }
+}
