@@ -279,33 +279,27 @@ fn legal(c: char) -> bool {
 /// Character data: markup escaped, `\r` kept as a reference (parsers fold a raw one),
 /// characters illegal in XML 1.0 dropped.
 pub fn text(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars().filter(|c| legal(*c)) {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '\r' => o.push_str("&#13;"),
-            c => o.push(c),
-        }
-    }
-    o
+    escape(s, false)
 }
 
 /// An attribute value (in double quotes): as [`text`], and quotes and the whitespace that
 /// attribute normalisation would turn into spaces as references.
 pub fn attr(s: &str) -> String {
+    escape(s, true)
+}
+
+fn escape(s: &str, attribute: bool) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars().filter(|c| legal(*c)) {
         match c {
             '&' => o.push_str("&amp;"),
             '<' => o.push_str("&lt;"),
             '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            '\n' => o.push_str("&#10;"),
             '\r' => o.push_str("&#13;"),
-            '\t' => o.push_str("&#9;"),
+            '"' if attribute => o.push_str("&quot;"),
+            '\'' if attribute => o.push_str("&apos;"),
+            '\n' if attribute => o.push_str("&#10;"),
+            '\t' if attribute => o.push_str("&#9;"),
             c => o.push(c),
         }
     }
