@@ -4,6 +4,8 @@
 # partitioned disk with `mke2fs -d` and converted to qcow2.
 #
 #   debian12.qcow2   real Debian 12: Debian's cloud-init 22.4, ufw on, an MTU hook, traces
+#   debian12-boot.qcow2  the same vendor state on a Debian 12 that boots: kernel, initramfs,
+#                    GRUB in the MBR (grub-install inside the appliance), serial console
 #   centos7.qcow2    SYNTHETIC CentOS 7 layout (Debian userland): systemd, firewalld on,
 #                    ifcfg-eth0 MTU=9000 + HWADDR, rpm db with cloud-init 0.7.9 + firewalld
 #   centos6.qcow2    SYNTHETIC CentOS 6 layout: SysV init, iptables S08 links, udev
@@ -65,6 +67,34 @@ new_root() { # new_root DIR: a fresh copy of the base root
   # The package cache of debootstrap is not part of any layout (it is kept in the tarball
   # only to repack Debian's cloud-init for the vendor packages below).
   rm -f "$1"/var/cache/apt/archives/*.deb
+}
+
+# The bootable root: the base plus a kernel, its initramfs and GRUB, installed by the
+# guest's own apt in a chroot (Debian's packages). Cached like the base, keyed by it.
+boot_pkgs="linux-image-amd64 grub-pc initramfs-tools zstd"
+boot_tar=$out/boot-$(echo "$base_key $boot_pkgs" | sha256sum | cut -c1-16).tar
+boot_root() { # boot_root DIR: a fresh copy of the bootable root
+  if [ ! -f "$boot_tar" ]; then
+    log "bootable root (base + $boot_pkgs)"
+    rm -f "$out"/boot-*.tar
+    local b=$work/bootbase
+    new_root "$b"
+    cp /etc/resolv.conf "$b/etc/resolv.conf"
+    printf '#!/bin/sh\nexit 101\n' >"$b/usr/sbin/policy-rc.d"; chmod +x "$b/usr/sbin/policy-rc.d"
+    mount -t proc proc "$b/proc"
+    # No MBR to install into yet: GRUB goes in once the disk exists (below, in the appliance).
+    if ! chroot "$b" sh -c 'printf "grub-pc grub-pc/install_devices multiselect\ngrub-pc grub-pc/install_devices_empty boolean true\n" | debconf-set-selections
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -qq update && apt-get install -y -qq --no-install-recommends '"$boot_pkgs" >"$work/boot-apt.log" 2>&1; then
+      umount "$b/proc"; tail -20 "$work/boot-apt.log" >&2; exit 1
+    fi
+    umount "$b/proc"
+    chroot "$b" apt-get clean
+    rm -rf "$b"/var/lib/apt/lists/* "$b/usr/sbin/policy-rc.d" "$b/etc/resolv.conf"
+    tar -C "$b" -cf "$boot_tar.tmp" . && mv "$boot_tar.tmp" "$boot_tar"
+    rm -rf "$b"
+  fi
+  mkdir -p "$1" && tar -C "$1" -xf "$boot_tar"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -361,18 +391,25 @@ json() { # json NAME KEY=VALUE...: write the fixture's description (values are r
     echo; echo "}"; } >"$out/$name.json"
 }
 
+# What a Debian 12 vendor image has that the rules reject (R2 ufw on, R3 an MTU pinned,
+# R4/R5 Debian's own cloud-init, R8 traces), on top of a fresh root.
+debian_vendor_state() { # debian_vendor_state ROOT HOSTNAME ROOT_UUID SWAP_UUID
+  local r=$1
+  common_linux "$r" "$2"
+  fstab_uuid "$r" "$3" "$4"
+  echo "deb http://deb.debian.org/debian bookworm main" >"$r/etc/apt/sources.list"
+  echo "deb http://security.debian.org/debian-security bookworm-security main" >>"$r/etc/apt/sources.list"
+  printf 'source-directory /etc/network/interfaces.d\n\nauto lo\niface lo inet loopback\n' >"$r/etc/network/interfaces"
+  put "$r" /etc/network/interfaces.d/eth0 $'allow-hotplug eth0\niface eth0 inet dhcp\n    post-up ip link set dev eth0 mtu 9000\n'
+  sed -i 's/^ENABLED=.*/ENABLED=yes/' "$r/etc/ufw/ufw.conf"
+  plant_traces "$r"
+}
+
 # ---------------------------------------------------------------------------------------
 # 4. Layouts.
 log "debian12"
 r=$work/debian12; new_root "$r"
-common_linux "$r" fixture-debian
-fstab_uuid "$r" 0b6a6d4e-1111-4a6b-9c3e-0000000000d1 0b6a6d4e-2222-4a6b-9c3e-0000000000d1
-echo "deb http://deb.debian.org/debian bookworm main" >"$r/etc/apt/sources.list"
-echo "deb http://security.debian.org/debian-security bookworm-security main" >>"$r/etc/apt/sources.list"
-printf 'source-directory /etc/network/interfaces.d\n\nauto lo\niface lo inet loopback\n' >"$r/etc/network/interfaces"
-put "$r" /etc/network/interfaces.d/eth0 $'allow-hotplug eth0\niface eth0 inet dhcp\n    post-up ip link set dev eth0 mtu 9000\n'
-sed -i 's/^ENABLED=.*/ENABLED=yes/' "$r/etc/ufw/ufw.conf"
-plant_traces "$r"
+debian_vendor_state "$r" fixture-debian 0b6a6d4e-1111-4a6b-9c3e-0000000000d1 0b6a6d4e-2222-4a6b-9c3e-0000000000d1
 make_disk "$r" debian12 0b6a6d4e-1111-4a6b-9c3e-0000000000d1 0b6a6d4e-2222-4a6b-9c3e-0000000000d1
 json debian12 'distro="debian"' 'major=12' 'package_format="deb"' \
   "cloud_init_version=\"$ci_real_ver\"" 'firewall=["ufw"]' 'mtu_files=["/etc/network/interfaces.d/eth0"]' \
@@ -402,6 +439,26 @@ make_disk "$r" symlinks 0b6a6d4e-1111-4a6b-9c3e-0000000000f1 0b6a6d4e-2222-4a6b-
 json symlinks 'distro="debian"' 'major=12' \
   'links={"/root/.bash_history":"/etc/passwd","/root/.python_history":"/etc/shadow","/var/log/syslog.1":"/etc/hostname","/root/.ssh":"/etc","/var/tmp":"/","/tmp/build-dir":"/etc","/etc/cloud":"/etc/cloud.real"}' \
   'synthetic=false'
+rm -rf "$r"
+
+log "debian12-boot (Debian 12 with a kernel, initramfs and GRUB in the MBR: boots under qemu)"
+r=$work/debian12-boot; boot_root "$r"
+debian_vendor_state "$r" fixture-debian-boot 0b6a6d4e-1111-4a6b-9c3e-0000000000b1 0b6a6d4e-2222-4a6b-9c3e-0000000000b1
+# A serial console (what a cloud's console log and imgseal's boot test read), classic eth0
+# names (the pinned MTU is on eth0), a short menu.
+sed -i 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=1/; s/^GRUB_CMDLINE_LINUX_DEFAULT=.*/GRUB_CMDLINE_LINUX_DEFAULT=""/; s/^GRUB_CMDLINE_LINUX=.*/GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 net.ifnames=0"/' "$r/etc/default/grub"
+printf 'GRUB_TERMINAL=serial\nGRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"\nGRUB_DISABLE_OS_PROBER=true\n' >>"$r/etc/default/grub"
+kver=$(basename "$(ls "$r"/boot/vmlinuz-*)" | sed 's/^vmlinuz-//')
+make_disk "$r" debian12-boot 0b6a6d4e-1111-4a6b-9c3e-0000000000b1 0b6a6d4e-2222-4a6b-9c3e-0000000000b1
+# GRUB into the MBR and its grub.cfg, by the guest's own grub-install and update-grub, run
+# inside the libguestfs appliance (the disk is never mounted on this host).
+LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --format=qcow2 -a "$out/debian12-boot.qcow2" -m /dev/sda1 \
+  command "grub-install --target=i386-pc /dev/sda" : command update-grub >"$work/grub.log" 2>&1 \
+  || { cat "$work/grub.log" >&2; exit 1; }
+json debian12-boot 'distro="debian"' 'major=12' 'package_format="deb"' \
+  "cloud_init_version=\"$ci_real_ver\"" 'firewall=["ufw"]' 'mtu_files=["/etc/network/interfaces.d/eth0"]' \
+  "vendor_version=\"$ci_real_ver+jd1\"" "traces=[$(traces_json "$r")]" \
+  "kernel=\"$kver\"" 'bootable=true' 'failing=["R2","R3","R4/R5","R8"]' 'synthetic=false'
 rm -rf "$r"
 
 log "centos7 (synthetic layout)"

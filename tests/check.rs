@@ -160,6 +160,46 @@ fn debian12_fails_r2_r3_r5_r8() {
 }
 
 #[test]
+fn debian12_boot_fails_the_same_rules_and_its_kernel_is_ready_for_virtio() {
+    // The bootable fixture: the vendor state of debian12 on a root with a real kernel,
+    // initramfs and GRUB, so the boot-readiness checks see what a vendor image has.
+    let meta = fixture_meta("debian12-boot");
+    let kernel = meta["kernel"]
+        .as_str()
+        .expect("the fixture names its kernel");
+    let (j, out) = check("debian12-boot");
+    assert_eq!(out.status.code(), Some(1));
+    assert_contract(&j, "debian12-boot", "debian");
+    let (rules, ids) = failing(&j);
+    assert_eq!(rules, set(&["R2", "R3", "R5", "R8"]), "{ids:?}");
+    let result = |id: &str| {
+        j["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("no {id} result"))
+            .clone()
+    };
+    for id in [
+        "kernel-default",
+        "initramfs-virtio",
+        "fstab-device-names",
+        "reboot-required",
+    ] {
+        assert_eq!(result(id)["status"], "pass", "{}", result(id));
+    }
+    let initramfs = result("initramfs-virtio");
+    assert!(
+        initramfs["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("/boot/initrd.img-{kernel}")),
+        "{initramfs}"
+    );
+}
+
+#[test]
 fn centos7_fails_r2_r3_r4_r8() {
     let (j, out) = check("centos7");
     assert_eq!(out.status.code(), Some(1));
