@@ -83,10 +83,12 @@ fi
 runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64)
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, and what
-# scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk).
+# scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk; cpio,
+# the compressors and mkinitramfs for the initramfs fixtures).
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
+  initramfs-tools lz4 bzip2
   python3 hyperfine time
 )
 pkgs=("${runtime_pkgs[@]}")
