@@ -410,6 +410,11 @@ impl Handle {
         .map(drop)
     }
 
+    /// The qemu binary libguestfs runs.
+    pub fn get_hv(&self) -> Result<String> {
+        self.string_call("get_hv", |g| unsafe { sys::guestfs_get_hv(g) })
+    }
+
     /// Where libguestfs keeps its appliance cache (`$cachedir/.guestfs-$UID/appliance.d`).
     pub fn get_cachedir(&self) -> Result<String> {
         self.string_call("get_cachedir", |g| unsafe { sys::guestfs_get_cachedir(g) })
