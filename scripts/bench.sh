@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch]    (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel]    (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -15,8 +15,11 @@
 #            goal <= 64 MiB
 #   batch    images per hour for 4 copies of the Debian fixture: imgseal batch vs imgseal
 #            convert one after another vs the guestfs-tools chain per image; goal >= 4x the chain
+#   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
+#            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
+#            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
 #
-# Runs the release build under TCG (IMGSEAL_ACCEL=tcg, LIBGUESTFS_BACKEND_SETTINGS=force_tcg
+# IMGSEAL_FIXTURES and CARGO_TARGET_DIR are honoured. Runs the release build under TCG (IMGSEAL_ACCEL=tcg, LIBGUESTFS_BACKEND_SETTINGS=force_tcg
 # for the guestfs tools) so both sides pay the same appliance cost. Results are printed and
 # appended as JSON lines to target/bench/results.jsonl.
 set -euo pipefail
@@ -24,13 +27,13 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch accel)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
 cargo build --release --locked -q
-bin=$here/target/release/imgseal
-fx=$here/target/fixtures
+bin=${CARGO_TARGET_DIR:-$here/target}/release/imgseal
+fx=${IMGSEAL_FIXTURES:-$here/target/fixtures}
 vendor=$fx/vendor
 export IMGSEAL_ACCEL=tcg LIBGUESTFS_BACKEND_SETTINGS=force_tcg IMGSEAL_NO_PROGRESS=1
 mkdir -p target/bench
@@ -166,4 +169,35 @@ if want batch; then
   r=$(ratio "$c" "$a")
   echo "batch $(ph "$a")/h (${a} s), serial convert $(ph "$b")/h (${b} s), chain $(ph "$c")/h (${c} s); batch is ${r}x the chain (goal >= 4)"
   record batch "\"batch_s\":$a,\"serial_s\":$b,\"chain_s\":$c,\"batch_vs_chain\":$r,\"goal\":\">=4\""
+fi
+
+if want accel; then
+  echo "== accel: automatic acceleration with a remembered KVM failure vs a KVM attempt first (3 inspects each)"
+  if [ ! -e /dev/kvm ]; then
+    echo "no /dev/kvm: every automatic launch is TCG already; nothing to measure"
+  else
+    cache=$w/accel-cache
+    auto() { env -u IMGSEAL_ACCEL -u LIBGUESTFS_BACKEND_SETTINGS IMGSEAL_CACHE_DIR="$cache" \
+      "$bin" -q inspect --json "$fx/debian12.qcow2" >"$w/accel.json" 2>"$w/accel.err"; }
+    mean() { python3 -c "import sys; v=[float(x) for x in sys.argv[1:]]; print(round(sum(v)/len(v), 2))" "$@"; }
+    tries=() remembered=()
+    for _ in 1 2 3; do
+      rm -rf "$cache"
+      s=$(now); auto; e=$(now); tries+=("$(secs "$s" "$e")")
+    done
+    used=$(python3 -c "import json; print(json.load(open('$w/accel.json'))['appliance']['accel'])")
+    if [ "$used" = kvm ]; then
+      echo "KVM works on this host (nothing is remembered); nothing to measure"
+    else
+      [ -f "$cache/imgseal-kvm-failed.json" ] || { echo "bench.sh: no KVM failure was recorded" >&2; exit 1; }
+      for _ in 1 2 3; do
+        s=$(now); auto; e=$(now); remembered+=("$(secs "$s" "$e")")
+      done
+      grep -q "using TCG without trying KVM" "$w/accel.err" || { echo "bench.sh: the record was not used" >&2; exit 1; }
+      a=$(mean "${tries[@]}"); b=$(mean "${remembered[@]}"); r=$(ratio "$b" "$a")
+      saved=$(python3 -c "print(round($a - $b, 2))")
+      echo "KVM attempt then TCG ${a} s (${tries[*]}), remembered failure ${b} s (${remembered[*]}): ${r}x the time, ${saved} s saved per launch"
+      record accel "\"kvm_attempt_s\":$a,\"remembered_s\":$b,\"ratio\":$r,\"saved_per_launch_s\":$saved"
+    fi
+  fi
 fi

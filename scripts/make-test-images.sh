@@ -15,6 +15,7 @@
 #   symlinks.qcow2   Debian 12 whose trace paths are symlinks into /etc and /, and whose
 #                    /etc/cloud is a symlink (one cloud.cfg.d entry links to a FIFO)
 #   blank.qcow2      a partitioned disk with an empty ext4 and no OS
+#   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
 #
@@ -33,6 +34,8 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "make-test-images.sh: needs root (debootstrap, chroot, root-owned guest files)" >&2
   exit 2
 fi
+# The initramfs archives of the unit tests: seconds to make, with a stamp of their own.
+"$here/scripts/make-initramfs-fixtures.sh" "$out"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp_want" ]; then
   echo "make-test-images.sh: fixtures in $out are up to date"
   exit 0

@@ -78,7 +78,14 @@ pub fn run(rep: &dyn Reporter) -> Vec<Check> {
         }),
     }
     rep.stage("doctor", "launching a test appliance");
-    let launch = Appliance::launch_scratch(&LaunchOpts::default(), rep);
+    // KVM is tried afresh whatever was remembered, and the record updated.
+    let launch = Appliance::launch_scratch(
+        &LaunchOpts {
+            fresh_kvm: true,
+            ..Default::default()
+        },
+        rep,
+    );
     match launch {
         Ok(app) => {
             let detail = format!(

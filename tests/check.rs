@@ -371,3 +371,79 @@ fn rules_lists_the_registry() {
         assert!(ids.contains(&want), "{want} missing from imgseal rules");
     }
 }
+
+/// The boot check reads an initramfs through the appliance (in pieces, on the host) and
+/// remembers it by file identity: a real initramfs made by mkinitramfs, put into an overlay
+/// of the Debian fixture (which has no kernel of its own), passes; the same path rewritten
+/// with an archive that has only virtio_blk is a new identity and is read again. One launch.
+#[test]
+fn initramfs_virtio_reads_a_real_initramfs_once_per_identity() {
+    use imgseal::checks::{self, Ctx, Status};
+    use imgseal::facts::initramfs::Listing;
+    use imgseal::guest::fs::GuestFs;
+    use imgseal::guest::launch::{Appliance, Drive, LaunchOpts};
+    let initramfs = fixtures().join("initramfs");
+    let (real, partial) = (
+        initramfs.join("mkinitramfs.img"),
+        initramfs.join("partial.gz.img"),
+    );
+    assert!(
+        real.exists() && partial.exists(),
+        "initramfs fixtures missing in {}: run scripts/make-test-images.sh",
+        initramfs.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let overlay = dir.path().join("overlay.qcow2");
+    let made = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b"])
+        .arg(fixture("debian12.qcow2"))
+        .arg(&overlay)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let rep = imgseal::ui::Recorder::default();
+    let app = Appliance::launch(
+        &[Drive::file(&overlay, "qcow2", false)],
+        &LaunchOpts::default(),
+        &rep,
+    )
+    .expect("launching a test appliance");
+    let mut os = app.inspect("overlay").unwrap();
+    app.mount_os(&mut os, false).unwrap();
+    let g = app.guest(&rep);
+    let path = "/boot/initrd.img-6.1.0-99-amd64";
+    g.write("/boot/vmlinuz-6.1.0-99-amd64", b"not a kernel")
+        .unwrap();
+    g.upload(&real, path).unwrap();
+    let profile = imgseal::profile::load("jdcloud").unwrap().profile;
+    let virtio = || {
+        let ctx = Ctx::new(&g, &os, &profile, Err("no vendor dir".into()));
+        let r = checks::run_all(&ctx, "overlay", &profile.name).unwrap();
+        r.results
+            .into_iter()
+            .find(|r| r.id == "initramfs-virtio")
+            .unwrap()
+    };
+    let v = virtio();
+    assert_eq!(
+        (v.status, v.detail.as_str()),
+        (Status::Pass, &*format!("{path} holds the virtio modules"))
+    );
+    let id = g.file_id(path).unwrap().unwrap();
+    assert_eq!(id.size, std::fs::metadata(&real).unwrap().len());
+    let memo = g.content_memo().unwrap();
+    assert!(memo.get::<Listing>("initramfs", &id).is_some());
+    // Rewritten: a new identity, listed again.
+    g.upload(&partial, path).unwrap();
+    let id2 = g.file_id(path).unwrap().unwrap();
+    assert_ne!(id, id2);
+    assert!(memo.get::<Listing>("initramfs", &id2).is_none());
+    let v = virtio();
+    assert_eq!(v.status, Status::Warn, "{}", v.detail);
+    assert!(
+        v.detail.contains("lacks virtio_net, virtio_scsi"),
+        "{}",
+        v.detail
+    );
+    assert!(memo.get::<Listing>("initramfs", &id2).is_some());
+}

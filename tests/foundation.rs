@@ -65,9 +65,15 @@ fn inspect_json_reports_the_debian_fixture_and_leaves_it_untouched() {
             .unwrap()
             .starts_with("Debian GNU/Linux 12")
     );
+    // A fresh cache dir (the test's own): KVM is tried; a failure is said once and
+    // remembered for the next runs.
+    let record = t.cache.path().join("imgseal-kvm-failed.json");
     if accel == "tcg" && std::path::Path::new("/dev/kvm").exists() {
         let err = stderr(&out);
         assert_eq!(err.matches("retrying with TCG").count(), 1, "{err}");
+        assert!(record.exists(), "no KVM failure recorded: {err}");
+    } else {
+        assert!(!record.exists());
     }
     assert_eq!(sha256_file(&img), before, "the input image changed");
     assert!(t.leftovers().is_empty(), "left behind: {:?}", t.leftovers());
@@ -387,4 +393,105 @@ fn fast_boot_appliance_is_made_used_and_dropped_when_broken() {
 fn unsafe_free_euid() -> u32 {
     let out = std::process::Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A KVM failure on this host is remembered: the next automatic launch goes straight to TCG
+/// (no KVM attempt in its log) and says so once; IMGSEAL_ACCEL=kvm still tries KVM; a record
+/// of another host (kernel release) is ignored, and replaced after KVM fails again.
+#[test]
+fn a_remembered_kvm_failure_skips_kvm_for_this_host_only() {
+    use imgseal::guest::kvm_record::{self, HostKey};
+    assert!(
+        std::path::Path::new("/dev/kvm").exists(),
+        "this test needs /dev/kvm (the CI hosts have it; qemu cannot use it there)"
+    );
+    let img = fixture("debian12.qcow2");
+    let t = Imgseal::new();
+    let cache = t.cache.path();
+    let record = cache.join(kvm_record::FILE);
+    let inspect = |accel: Option<&str>| {
+        let mut c = t.cmd();
+        match accel {
+            Some(a) => c.env("IMGSEAL_ACCEL", a),
+            None => c.env_remove("IMGSEAL_ACCEL"),
+        };
+        let out = c
+            .args(["-v", "inspect", "--json", img.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_no_panic(&out);
+        let err = stderr(&out);
+        let tried_kvm = err.contains("launching the appliance with kvm");
+        let accel = out.status.success().then(|| {
+            json(&out)["appliance"]["accel"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        });
+        (accel, tried_kvm, err)
+    };
+    let read = || -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap()
+    };
+    let this_kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap()
+        .trim()
+        .to_string();
+    // 1. A record of another kernel release: not this host's, so KVM is tried.
+    let other = HostKey {
+        kernel: "0.0.0-another-host".into(),
+        qemu: "QEMU emulator version 0.1".into(),
+        cpu: "another cpu".into(),
+    };
+    kvm_record::remember(cache, &other, "elsewhere", kvm_record::now()).unwrap();
+    let (accel, tried, err) = inspect(None);
+    assert!(tried, "{err}");
+    match accel.as_deref() {
+        // KVM failed here (the CI hosts): recorded again, now for this host.
+        Some("tcg") => {
+            let r = read();
+            assert_eq!(r["kernel"], this_kernel.as_str(), "{r}");
+            assert_ne!(r["reason"], "elsewhere");
+        }
+        // KVM works here: nothing to remember; record this host's key by hand for the rest.
+        Some("kvm") => {
+            assert!(!record.exists());
+            let h = imgseal::ffi::guestfs::Handle::create().unwrap();
+            let key = kvm_record::host_key(&h.get_hv().unwrap());
+            kvm_record::remember(cache, &key, "by hand", kvm_record::now()).unwrap();
+        }
+        other => panic!("inspect failed ({other:?}): {err}"),
+    }
+    // 2. Remembered: straight to TCG, said once, with how to retry.
+    let (accel, tried, err) = inspect(None);
+    assert_eq!(accel.as_deref(), Some("tcg"), "{err}");
+    assert!(!tried, "KVM was tried: {err}");
+    assert_eq!(
+        err.matches("using TCG without trying KVM").count(),
+        1,
+        "{err}"
+    );
+    assert!(err.contains("IMGSEAL_ACCEL=kvm"), "{err}");
+    // 3. Forced: KVM is tried whatever was remembered.
+    let (_, tried, err) = inspect(Some("kvm"));
+    assert!(tried, "{err}");
+    // 4. doctor tries KVM afresh and updates the record (a failure rewrites it, a success
+    //    removes it).
+    let before = read()["failed_at"].as_u64().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = t
+        .cmd()
+        .env_remove("IMGSEAL_ACCEL")
+        .args(["-v", "doctor"])
+        .output()
+        .unwrap();
+    assert_no_panic(&out);
+    let err = stderr(&out);
+    assert!(err.contains("launching the appliance with kvm"), "{err}");
+    if err.contains("retrying with TCG") {
+        assert!(read()["failed_at"].as_u64().unwrap() > before, "{err}");
+    } else {
+        assert!(!record.exists(), "{err}");
+    }
+    assert!(t.leftovers().is_empty(), "left behind: {:?}", t.leftovers());
 }

@@ -4,6 +4,7 @@
 pub mod boot;
 pub mod cloudinit;
 pub mod firewall;
+pub mod initramfs;
 pub mod initsys;
 pub mod network;
 pub mod packages;

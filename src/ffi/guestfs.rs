@@ -138,6 +138,11 @@ pub struct Stat {
     pub uid: u32,
     pub gid: u32,
     pub mtime: i64,
+    pub mtime_nsec: i64,
+    pub ctime: i64,
+    pub ctime_nsec: i64,
+    pub dev: u64,
+    pub ino: u64,
 }
 
 fn stat_from(s: &sys::guestfs_statns) -> Stat {
@@ -147,6 +152,11 @@ fn stat_from(s: &sys::guestfs_statns) -> Stat {
         uid: s.st_uid as u32,
         gid: s.st_gid as u32,
         mtime: s.st_mtime_sec,
+        mtime_nsec: s.st_mtime_nsec,
+        ctime: s.st_ctime_sec,
+        ctime_nsec: s.st_ctime_nsec,
+        dev: s.st_dev as u64,
+        ino: s.st_ino as u64,
     }
 }
 
@@ -398,6 +408,11 @@ impl Handle {
             sys::guestfs_set_append(self.g, a.as_ptr())
         )
         .map(drop)
+    }
+
+    /// The qemu binary libguestfs runs.
+    pub fn get_hv(&self) -> Result<String> {
+        self.string_call("get_hv", |g| unsafe { sys::guestfs_get_hv(g) })
     }
 
     /// Where libguestfs keeps its appliance cache (`$cachedir/.guestfs-$UID/appliance.d`).

@@ -1,7 +1,7 @@
 //! [`GuestFs`] over a launched, mounted appliance: every guest file access of checks and
 //! operations goes through the appliance's daemon (never a host mount).
 
-use super::fs::{CmdOut, GuestFs, Kind, Meta, join};
+use super::fs::{CmdOut, FileId, GuestFs, Kind, Meta, join};
 use super::launch::Appliance;
 use super::memo::GuestCache;
 use crate::ffi::guestfs::Handle;
@@ -142,6 +142,39 @@ impl GuestFs for Guest<'_> {
             .borrow_mut()
             .insert(path.to_string(), out.clone());
         Ok(out)
+    }
+
+    /// One `pread` (callers ask for at most 1 MiB, well inside the protocol's limit), after
+    /// checking that `path` resolves to a regular file, for the same reason as `read`.
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        if self.file_id(path)?.is_none() {
+            bail!("{path}: not a regular file (or a link to one); not read");
+        }
+        let len = i32::try_from(len.min(1 << 20)).unwrap_or(1 << 20);
+        let offset = i64::try_from(offset).map_err(|_| anyhow!("{path}: offset too large"))?;
+        Ok(self.h.pread(path, len, offset)?)
+    }
+
+    fn file_id(&self, path: &str) -> Result<Option<FileId>> {
+        match self.h.stat(path) {
+            Ok(s) if s.mode & libc::S_IFMT == libc::S_IFREG => Ok(Some(FileId {
+                path: path.to_string(),
+                dev: s.dev,
+                ino: s.ino,
+                size: s.size,
+                mtime: (s.mtime, s.mtime_nsec),
+                ctime: (s.ctime, s.ctime_nsec),
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if not_found(&e) || e.errno == libc::ENOTDIR || e.errno == libc::ELOOP => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn content_memo(&self) -> Option<&super::memo::ContentMemo> {
+        Some(&self.cache.contents)
     }
 
     fn readlink(&self, path: &str) -> Result<String> {

@@ -28,6 +28,19 @@ pub struct Meta {
     pub mode: u32,
 }
 
+/// Who a regular file is: its path, and what changes whenever its content may have (inode,
+/// size, modification and change times; the change time cannot be set back by a program).
+/// Facts about a file's content are remembered under it ([`super::memo::ContentMemo`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FileId {
+    pub path: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
 /// The result of a guest program run through `/bin/sh` (stdout and stderr together).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdOut {
@@ -46,6 +59,12 @@ pub trait GuestFs {
     fn lstat(&self, path: &str) -> Result<Option<Meta>>;
     /// Contents of a file (links followed).
     fn read(&self, path: &str) -> Result<Vec<u8>>;
+    /// Up to `len` bytes of a regular file (links followed) from `offset`, fewer at its end:
+    /// for files too large to read whole. Not remembered.
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
+    /// The identity of the regular file `path` resolves to (links followed); None when it
+    /// does not exist or is not a regular file.
+    fn file_id(&self, path: &str) -> Result<Option<FileId>>;
     fn readlink(&self, path: &str) -> Result<String>;
     /// Names in a directory (links followed), sorted; empty when it does not exist.
     fn list(&self, dir: &str) -> Result<Vec<String>>;
@@ -63,10 +82,15 @@ pub trait GuestFs {
     /// Runs a guest program with argv, chrooted into the guest.
     fn run(&self, argv: &[&str]) -> Result<CmdOut>;
 
-    /// Runs a guest program that only reads (`rpm -q`, `lsinitrd`): still run in a dry run,
+    /// Runs a guest program that only reads (`rpm -q`): still run in a dry run,
     /// where `run` is only recorded.
     fn run_readonly(&self, argv: &[&str]) -> Result<CmdOut> {
         self.run(argv)
+    }
+    /// Facts about file contents remembered for this guest session by file identity, when
+    /// the implementation keeps them.
+    fn content_memo(&self) -> Option<&super::memo::ContentMemo> {
+        None
     }
     /// Bytes available on the filesystem holding `path`, when the implementation knows.
     fn available(&self, _path: &str) -> Result<Option<u64>> {

@@ -4,6 +4,7 @@
 
 use super::fastboot;
 use super::inspect::BlockFs;
+use super::kvm_record;
 use super::memo::{GuestCache, Root};
 use crate::ffi::guestfs::{DriveOpts, Handle};
 use crate::ui::Reporter;
@@ -30,7 +31,8 @@ impl Accel {
     }
 }
 
-/// `IMGSEAL_ACCEL`: `auto` (default: KVM, falling back to TCG once), `kvm`, `tcg`.
+/// `IMGSEAL_ACCEL`: `auto` (default: KVM, falling back to TCG once, and straight to TCG
+/// while a KVM failure on this host is remembered: [`kvm_record`]), `kvm`, `tcg`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccelMode {
     Auto,
@@ -117,6 +119,8 @@ pub struct LaunchOpts {
     /// Give the appliance a network (user-mode NAT), for `apt-get install -f` and the like.
     pub network: bool,
     pub memsize_mib: Option<i32>,
+    /// Try KVM even if a failure of it is remembered (`doctor`), and record the outcome.
+    pub fresh_kvm: bool,
 }
 
 /// A launched appliance. `shutdown()` must be called to know that writes reached the disks;
@@ -181,25 +185,76 @@ impl Appliance {
     /// retried once with TCG, saying so in one line.
     pub fn launch(drives: &[Drive], opts: &LaunchOpts, rep: &dyn Reporter) -> Result<Appliance> {
         let mode = AccelMode::from_env()?;
+        let auto_kvm = mode == AccelMode::Auto
+            && !KVM_BROKEN.load(Ordering::Relaxed)
+            && Path::new("/dev/kvm").exists();
+        // Where a KVM failure is recorded and this host's key: only asked when it matters.
+        let record = || match kvm_record::locate() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                rep.debug(&format!("no KVM failure record: {e:#}"));
+                None
+            }
+        };
+        let located = auto_kvm.then(record).flatten();
         let first = match mode {
             AccelMode::Tcg => Accel::Tcg,
             AccelMode::Kvm => Accel::Kvm,
-            AccelMode::Auto if KVM_BROKEN.load(Ordering::Relaxed) => Accel::Tcg,
-            AccelMode::Auto if !Path::new("/dev/kvm").exists() => Accel::Tcg,
-            AccelMode::Auto => Accel::Kvm,
+            AccelMode::Auto if !auto_kvm => Accel::Tcg,
+            AccelMode::Auto => match &located {
+                Some((dir, key)) if !opts.fresh_kvm => {
+                    match kvm_record::remembered(dir, key, kvm_record::now()) {
+                        Some(r) => {
+                            // Said once: later launches of this process go to TCG quietly.
+                            KVM_BROKEN.store(true, Ordering::Relaxed);
+                            rep.note(&format!(
+                                "KVM failed on this host {} ago ({}); using TCG without trying KVM for 24 h \
+                                  (IMGSEAL_ACCEL=kvm tries it, `imgseal doctor` re-checks)",
+                                kvm_record::ago(kvm_record::now().saturating_sub(r.failed_at)),
+                                r.reason
+                            ));
+                            Accel::Tcg
+                        }
+                        None => Accel::Kvm,
+                    }
+                }
+                _ => Accel::Kvm,
+            },
         };
         let t0 = Instant::now();
         match Self::launch_with(first, drives, opts, rep) {
-            Ok((h, fast)) => Ok(Appliance::new(h, first, fast, t0)),
+            Ok((h, fast)) => {
+                if first == Accel::Kvm {
+                    // KVM works (again): nothing to remember.
+                    let dir = located.map(|(d, _)| d).or_else(|| record().map(|(d, _)| d));
+                    if dir.is_some_and(|d| kvm_record::forget(&d)) {
+                        rep.debug("KVM launched: the recorded KVM failure is removed");
+                    }
+                }
+                Ok(Appliance::new(h, first, fast, t0))
+            }
             Err(e) if first == Accel::Kvm && mode == AccelMode::Auto => {
                 KVM_BROKEN.store(true, Ordering::Relaxed);
+                // An interrupted launch says nothing about KVM.
+                crate::signals::check()?;
+                let reason = short_reason(&e);
                 rep.note(&format!(
-                    "KVM launch failed ({}); retrying with TCG software emulation (slower)",
-                    short_reason(&e)
+                    "KVM launch failed ({reason}); retrying with TCG software emulation (slower)"
                 ));
                 let t0 = Instant::now();
                 let (h, fast) =
                     Self::launch_with(Accel::Tcg, drives, opts, rep).map_err(launch_error)?;
+                // TCG started where KVM did not: KVM is at fault, and later runs on this
+                // host need not try it.
+                if let Some((dir, key)) = located {
+                    match kvm_record::remember(&dir, &key, &reason, kvm_record::now()) {
+                        Ok(()) => rep.debug(&format!(
+                            "KVM failure recorded in {}",
+                            dir.join(kvm_record::FILE).display()
+                        )),
+                        Err(e) => rep.debug(&format!("KVM failure not recorded: {e:#}")),
+                    }
+                }
                 Ok(Appliance::new(h, Accel::Tcg, fast, t0))
             }
             Err(e) => Err(launch_error(e)),
@@ -223,6 +278,7 @@ impl Appliance {
                 None
             }
         };
+        rep.debug(&format!("launching the appliance with {}", accel.name()));
         let h = handle_for(accel, drives, opts)?;
         let fast = if tcg_fast { ensure(&h) } else { None };
         let Some(dir) = fast else {

@@ -4,9 +4,10 @@
 //! Test-only: `guest/mod.rs` declares this module under `#[cfg(test)]`, so none of it is
 //! compiled into the binary or the library integration tests link against.
 
-use super::fs::{CmdOut, GuestFs, Kind, Meta, join, parent};
+use super::fs::{CmdOut, FileId, GuestFs, Kind, Meta, join, parent};
+use super::memo::ContentMemo;
 use anyhow::{Result, anyhow, bail};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,6 +26,9 @@ pub struct MemFs {
     runner: Option<Runner>,
     /// Every command `run` was asked to execute, in order.
     pub commands: RefCell<Vec<Vec<String>>>,
+    /// How many `read_at` calls were made (to see what a memo saved).
+    pub reads_at: Cell<usize>,
+    memo: ContentMemo,
 }
 
 impl Default for MemFs {
@@ -41,6 +45,8 @@ impl MemFs {
             nodes: RefCell::new(nodes),
             runner: None,
             commands: RefCell::new(Vec::new()),
+            reads_at: Cell::new(0),
+            memo: ContentMemo::default(),
         }
     }
 
@@ -51,6 +57,19 @@ impl MemFs {
             path.to_string(),
             Node::File {
                 data: content.as_bytes().to_vec(),
+                mode: 0o644,
+            },
+        );
+        self
+    }
+
+    /// Adds a file with binary content (creating parent directories).
+    pub fn bytes(self, path: &str, content: &[u8]) -> Self {
+        self.mkdir_p(parent(path)).unwrap();
+        self.nodes.borrow_mut().insert(
+            path.to_string(),
+            Node::File {
+                data: content.to_vec(),
                 mode: 0o644,
             },
         );
@@ -171,6 +190,40 @@ impl GuestFs for MemFs {
             Some(_) => bail!("{path}: not a regular file"),
             None => Err(Self::no_entry(path)),
         }
+    }
+
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        self.reads_at.set(self.reads_at.get() + 1);
+        let data = self.read(path)?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        Ok(data[start..start.saturating_add(len).min(data.len())].to_vec())
+    }
+
+    /// In memory there are no inodes: a hash of the content stands in for one.
+    fn file_id(&self, path: &str) -> Result<Option<FileId>> {
+        use std::hash::{Hash, Hasher};
+        let p = self.resolve(path, true)?;
+        Ok(match self.nodes.borrow().get(&p) {
+            Some(Node::File { data, .. }) => {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                data.hash(&mut h);
+                Some(FileId {
+                    path: path.to_string(),
+                    dev: 0,
+                    ino: h.finish(),
+                    size: data.len() as u64,
+                    mtime: (0, 0),
+                    ctime: (0, 0),
+                })
+            }
+            _ => None,
+        })
+    }
+
+    fn content_memo(&self) -> Option<&ContentMemo> {
+        Some(&self.memo)
     }
 
     fn readlink(&self, path: &str) -> Result<String> {

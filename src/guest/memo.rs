@@ -2,10 +2,12 @@
 //! found and the guest file answers of its guest views. A leaf: the files that fill these
 //! (`roots`, `appliance_fs`) and the appliance that holds them (`launch`) all import it.
 
-use super::fs::Meta;
+use super::fs::{FileId, Meta};
 use crate::facts::OsInfo;
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 /// One operating system root found by inspection.
 #[derive(Debug, Clone)]
@@ -23,6 +25,8 @@ pub struct GuestCache {
     pub(super) lists: RefCell<HashMap<String, Vec<String>>>,
     pub(super) reads: RefCell<HashMap<String, Vec<u8>>>,
     pub(super) finds: RefCell<HashMap<String, Vec<String>>>,
+    /// Not cleared: its answers are keyed by file identity, which a change renews.
+    pub(super) contents: ContentMemo,
 }
 
 impl GuestCache {
@@ -32,5 +36,31 @@ impl GuestCache {
         self.lists.borrow_mut().clear();
         self.reads.borrow_mut().clear();
         self.finds.borrow_mut().clear();
+    }
+}
+
+/// Facts computed from a file's content (an initramfs listing), remembered by the file's
+/// identity ([`FileId`]) for the rest of the session. A write does not clear them: a file
+/// that changed has a new identity and is read again; one that did not is not.
+#[derive(Default)]
+pub struct ContentMemo {
+    facts: RefCell<HashMap<FactKey, Rc<dyn Any>>>,
+}
+
+/// What kind of fact (`"initramfs"`), about which file.
+type FactKey = (&'static str, FileId);
+
+impl ContentMemo {
+    /// The fact of this kind remembered for this file, if any.
+    pub fn get<T: 'static>(&self, kind: &'static str, id: &FileId) -> Option<Rc<T>> {
+        let v = self.facts.borrow().get(&(kind, id.clone()))?.clone();
+        v.downcast::<T>().ok()
+    }
+
+    pub fn put<T: 'static>(&self, kind: &'static str, id: FileId, fact: Rc<T>) {
+        // Older identities of the same path are dead: drop them.
+        let mut facts = self.facts.borrow_mut();
+        facts.retain(|(k, i), _| *k != kind || i.path != id.path);
+        facts.insert((kind, id), fact);
     }
 }

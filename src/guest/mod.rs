@@ -1,6 +1,7 @@
 //! Guest access, always through the libguestfs appliance (never a host mount).
 //!
 //! - `launch`: drives, the launch (KVM else TCG, fast-boot copy) and the checked shutdown;
+//! - `kvm_record`: a KVM launch failure remembered across runs, per host;
 //! - `roots`: finding the one operating system root (imgseal's own `inspect`);
 //! - `mount`: mounting it per fstab (read-only for inspect/check/dry runs);
 //! - `appliance_fs`: the [`fs::GuestFs`] implementation over the appliance;
@@ -10,6 +11,7 @@ pub mod appliance_fs;
 pub mod fastboot;
 pub mod fs;
 pub mod inspect;
+pub mod kvm_record;
 pub mod launch;
 /// In-memory [`fs::GuestFs`] for unit tests; also reachable as `fs::MemFs`.
 #[cfg(test)]

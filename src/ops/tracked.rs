@@ -2,7 +2,7 @@
 //! into reports and manifests, and the evidence for side effects (SELinux relabel). In a dry
 //! run it records without changing anything: the operations' own code produces the plan.
 
-use crate::guest::fs::{CmdOut, GuestFs, Meta};
+use crate::guest::fs::{CmdOut, FileId, GuestFs, Meta};
 use anyhow::Result;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -54,6 +54,15 @@ impl GuestFs for Tracked<'_> {
     }
     fn read(&self, path: &str) -> Result<Vec<u8>> {
         self.inner.read(path)
+    }
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        self.inner.read_at(path, offset, len)
+    }
+    fn file_id(&self, path: &str) -> Result<Option<FileId>> {
+        self.inner.file_id(path)
+    }
+    fn content_memo(&self) -> Option<&crate::guest::memo::ContentMemo> {
+        self.inner.content_memo()
     }
     fn readlink(&self, path: &str) -> Result<String> {
         self.inner.readlink(path)

@@ -43,9 +43,12 @@ pub fn vendor_dir() -> PathBuf {
 }
 
 /// imgseal with its own temp dir (so a test can assert nothing is left in it), TCG (KVM is
-/// broken on the CI hosts; one test exercises the automatic fallback), no colour.
+/// broken on the CI hosts; the tests of the automatic fallback remove IMGSEAL_ACCEL), no
+/// colour, and its own cache dir for imgseal's records (a remembered KVM failure), so no
+/// test depends on what another run remembered.
 pub struct Imgseal {
     pub tmp: tempfile::TempDir,
+    pub cache: tempfile::TempDir,
 }
 
 impl Imgseal {
@@ -55,6 +58,10 @@ impl Imgseal {
                 .prefix("imgseal-test-")
                 .tempdir()
                 .unwrap(),
+            cache: tempfile::Builder::new()
+                .prefix("imgseal-test-cache-")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -62,6 +69,7 @@ impl Imgseal {
         let mut c = Command::new(env!("CARGO_BIN_EXE_imgseal"));
         c.env("IMGSEAL_TMPDIR", self.tmp.path())
             .env("IMGSEAL_ACCEL", "tcg")
+            .env("IMGSEAL_CACHE_DIR", self.cache.path())
             .env("NO_COLOR", "1")
             .env_remove("LIBGUESTFS_BACKEND_SETTINGS");
         c
