@@ -2,6 +2,7 @@
 //! imgseal's own NBD reads. The input is only ever opened read-only (as the overlay's backing).
 
 pub mod nbd;
+pub mod nbd_client;
 pub mod probe;
 pub mod sniff;
 
