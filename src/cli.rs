@@ -46,9 +46,9 @@ pub enum Command {
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
-    /// Print an image's content digest: the SHA-256 of its guest-visible bytes, the same for
-    /// every container format (compare an image after a cloud converted it); or with --file,
-    /// the SHA-256 of the file's bytes.
+    /// Print an image's content digest, the same for every container format (compare an image
+    /// after a cloud converted it), as `ALGORITHM:HEX  PATH`; or with --file, the SHA-256 of
+    /// the file's bytes as `HEX  PATH` (sha256sum's form).
     Digest(DigestArgs),
     /// List every check and operation with its rule, default state and summary.
     Rules(RulesArgs),
@@ -211,6 +211,22 @@ pub struct DigestArgs {
     /// The image's container format; detected once by qemu-img when not given.
     #[arg(long, value_name = "FMT", conflicts_with = "file")]
     pub format: Option<String>,
+
+    /// blkhash-sha256: blkhash's block-based SHA-256 (64 KiB blocks, 64 streams; holes and
+    /// zero blocks are not hashed, blocks are hashed on every core). sha256: SHA-256 of every
+    /// guest-visible byte, what `qemu-img convert -O raw` + `sha256sum` prints.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ALGORITHM",
+        default_value_t,
+        conflicts_with = "file"
+    )]
+    pub algorithm: crate::digest::Algorithm,
+
+    /// Print `{"path", "of": "content"|"file", "algorithm", "value"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -122,7 +122,14 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
     if deep {
         let work = crate::image::Workdir::new()?;
         rep.stage("verify", "content digest over NBD");
-        let content = seal::content_digest(image, &m.output.format, work.path(), rep)?;
+        let content = seal::content_digest(
+            image,
+            &m.output.format,
+            work.path(),
+            crate::digest::Algorithm::Sha256,
+            rep,
+        )?
+        .value;
         v.checked.push("content digest".into());
         if content != m.output.content_sha256 {
             mismatch(format!(

@@ -65,7 +65,14 @@ impl Sealed {
                 let r = seal::hash_file(&out, s.md5, &crate::ui::Recorder::default());
                 (r, t0.elapsed().as_secs_f64())
             });
-            let content = seal::content_digest(&out, format.qemu(), f.disk.workdir(), rep);
+            let content = seal::content_digest(
+                &out,
+                format.qemu(),
+                f.disk.workdir(),
+                crate::digest::Algorithm::Sha256,
+                rep,
+            )
+            .map(|d| d.value);
             let sums = file
                 .join()
                 .map_err(|_| anyhow::anyhow!("the output hashing thread panicked"));
