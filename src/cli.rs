@@ -109,6 +109,11 @@ pub struct RunArgs {
     /// Also write OUTPUT.md5 (some cloud consoles ask for MD5).
     #[arg(long)]
     pub md5: bool,
+
+    /// The manifest's content digest: blkhash-sha256 (block-based, skips holes and zeros) or
+    /// sha256 (of every guest-visible byte, as `qemu-img convert -O raw` + `sha256sum`).
+    #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t)]
+    pub digest: crate::digest::Algorithm,
 }
 
 #[derive(Debug, Args)]

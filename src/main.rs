@@ -38,6 +38,7 @@ fn settings(
         out_format: r.output_format,
         compress: r.compress,
         md5: r.md5,
+        digest: r.digest,
     })
 }
 
