@@ -207,6 +207,8 @@ mod tests {
     const BS: usize = BLOCK_SIZE;
 
     /// An input as blkhash's own tests write it: runs of one byte, `None` a hole.
+    type Runs = Vec<(Option<u8>, usize)>;
+
     fn digest_of(extents: &[(Option<u8>, usize)], streams: usize) -> String {
         let mut h = BlkHash::new(BS, streams);
         for &(b, len) in extents {
@@ -245,7 +247,7 @@ mod tests {
     #[test]
     fn matches_blkhash_known_answers() {
         let half = BS / 2;
-        let mix: Vec<(Option<u8>, usize)> = vec![
+        let mix: Runs = vec![
             (A, half),
             (HOLE, half),
             (HOLE, half),
@@ -255,8 +257,8 @@ mod tests {
             (HOLE, half),
             (Z, half),
         ];
-        let full: Vec<(Option<u8>, usize)> = b"ABCDEF".iter().map(|&c| (Some(c), half)).collect();
-        let cases: Vec<(&str, Vec<(Option<u8>, usize)>, &str, &str)> = vec![
+        let full: Runs = b"ABCDEF".iter().map(|&c| (Some(c), half)).collect();
+        let cases: Vec<(&str, Runs, &str, &str)> = vec![
             (
                 "block data",
                 vec![(A, BS)],

@@ -110,8 +110,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub md5: bool,
 
-    /// The manifest's content digest: blkhash-sha256 (block-based, skips holes and zeros) or
-    /// sha256 (of every guest-visible byte, as `qemu-img convert -O raw` + `sha256sum`).
+    /// The algorithm of the manifest's content digest.
     #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t)]
     pub digest: crate::digest::Algorithm,
 }
@@ -217,9 +216,7 @@ pub struct DigestArgs {
     #[arg(long, value_name = "FMT", conflicts_with = "file")]
     pub format: Option<String>,
 
-    /// blkhash-sha256: blkhash's block-based SHA-256 (64 KiB blocks, 64 streams; holes and
-    /// zero blocks are not hashed, blocks are hashed on every core). sha256: SHA-256 of every
-    /// guest-visible byte, what `qemu-img convert -O raw` + `sha256sum` prints.
+    /// The content digest's algorithm.
     #[arg(
         long,
         value_enum,

@@ -266,10 +266,9 @@ impl NbdReader {
         loop {
             let r = read_option_reply(&mut s, OPT_GO)?;
             match r.kind {
-                REP_INFO if r.data.len() >= 2 => {
-                    if be16(&r.data) == INFO_EXPORT && r.data.len() >= 12 {
-                        size = Some(be64(&r.data[2..10]));
-                    }
+                // Other kinds of information are not asked for, and skipped.
+                REP_INFO if r.data.len() >= 12 && be16(&r.data) == INFO_EXPORT => {
+                    size = Some(be64(&r.data[2..10]));
                 }
                 REP_ACK => break,
                 REP_ERR_UNSUP => {
