@@ -46,9 +46,9 @@ pub enum Command {
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
-    /// Print an image's content digest: the SHA-256 of its guest-visible bytes, the same for
-    /// every container format (compare an image after a cloud converted it); or with --file,
-    /// the SHA-256 of the file's bytes.
+    /// Print an image's content digest, the same for every container format (compare an image
+    /// after a cloud converted it), as `ALGORITHM:HEX  PATH`; or with --file, the SHA-256 of
+    /// the file's bytes as `HEX  PATH` (sha256sum's form).
     Digest(DigestArgs),
     /// List every check and operation with its rule, default state and summary.
     Rules(RulesArgs),
@@ -139,6 +139,10 @@ pub struct RunArgs {
     /// Also write OUTPUT.md5 (some cloud consoles ask for MD5).
     #[arg(long)]
     pub md5: bool,
+
+    /// The algorithm of the manifest's content digest.
+    #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t)]
+    pub digest: crate::digest::Algorithm,
 }
 
 #[derive(Debug, Args)]
@@ -254,6 +258,20 @@ pub struct DigestArgs {
     /// The image's container format; detected once by qemu-img when not given.
     #[arg(long, value_name = "FMT", conflicts_with = "file")]
     pub format: Option<String>,
+
+    /// The content digest's algorithm.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "ALGORITHM",
+        default_value_t,
+        conflicts_with = "file"
+    )]
+    pub algorithm: crate::digest::Algorithm,
+
+    /// Print `{"path", "of": "content"|"file", "algorithm", "value"}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -86,7 +86,7 @@ pub fn render(outcome: &Outcome, color: bool) -> String {
             m.output.format,
             crate::ui::human_bytes(m.output.size),
             m.output.sha256,
-            m.output.content_sha256,
+            m.output.content_digest,
             m.seconds.get("total").copied().unwrap_or(0.0)
         ),
     }

@@ -1,5 +1,7 @@
 //! SHA-256 digests: a type that parses and prints back identically, and hashing while the
-//! bytes stream (sha2 picks its SHA-NI/AVX2 code path at run time).
+//! bytes stream (sha2 picks its SHA-NI/AVX2 code path at run time). A content digest names
+//! its algorithm: the block-based `blkhash-sha256` (see `crate::blkhash`) or the plain
+//! SHA-256 of every guest-visible byte.
 
 use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
@@ -52,6 +54,59 @@ impl<'de> serde::Deserialize<'de> for Sha256Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a disk's guest-visible bytes are digested (a contract: the names are in manifests).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+pub enum Algorithm {
+    /// blkhash's block-based SHA-256 (64 KiB blocks, 64 streams): holes and zero blocks cost
+    /// next to nothing, blocks are hashed on every core.
+    #[default]
+    #[serde(rename = "blkhash-sha256")]
+    #[value(name = "blkhash-sha256")]
+    BlkhashSha256,
+    /// SHA-256 of every byte, as `qemu-img convert -O raw` + `sha256sum` computes it.
+    #[serde(rename = "sha256")]
+    #[value(name = "sha256")]
+    Sha256,
+}
+
+impl Algorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::BlkhashSha256 => "blkhash-sha256",
+            Algorithm::Sha256 => "sha256",
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A content digest and the algorithm that made it. Printed `ALGORITHM:HEX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContentDigest {
+    pub algorithm: Algorithm,
+    pub value: Sha256Digest,
+}
+
+impl fmt::Display for ContentDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.algorithm, self.value)
     }
 }
 
@@ -110,6 +165,30 @@ mod tests {
         assert!("g".repeat(64).parse::<Sha256Digest>().is_err());
         let j = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<Sha256Digest>(&j).unwrap(), d);
+    }
+
+    #[test]
+    fn content_digests_name_their_algorithm() {
+        let d = ContentDigest {
+            algorithm: Algorithm::default(),
+            value: sha256_bytes(b"abc"),
+        };
+        assert_eq!(d.algorithm, Algorithm::BlkhashSha256);
+        assert_eq!(
+            d.to_string(),
+            "blkhash-sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let j = serde_json::to_value(d).unwrap();
+        assert_eq!(j["algorithm"], "blkhash-sha256");
+        assert_eq!(j["value"], d.value.to_string());
+        let plain: ContentDigest = serde_json::from_str(
+            r#"{"algorithm":"sha256","value":"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}"#,
+        )
+        .unwrap();
+        assert_eq!(plain.algorithm, Algorithm::Sha256);
+        assert!(
+            serde_json::from_str::<ContentDigest>(r#"{"algorithm":"md5","value":"00"}"#).is_err()
+        );
     }
 
     #[test]

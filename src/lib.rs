@@ -5,6 +5,7 @@
 
 pub mod applies;
 pub mod batch;
+pub mod blkhash;
 pub mod checks;
 pub mod cli;
 pub mod cmd;

@@ -41,6 +41,7 @@ fn settings(
         out_format: r.output_format,
         compress: r.compress,
         md5: r.md5,
+        digest: r.digest,
     })
 }
 
@@ -235,18 +236,42 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             Ok(if v.ok { exit::OK } else { exit::NONCOMPLIANT })
         }
         Command::Digest(a) => {
-            let d = if a.file {
-                imgseal::seal::hash_file(&a.path, false, rep)?.0
+            // --file: sha256sum's `HEX  PATH`; content: `ALGORITHM:HEX  PATH`.
+            let (of, d) = if a.file {
+                let value = imgseal::seal::hash_file(&a.path, false, rep)?.0;
+                let d = imgseal::digest::ContentDigest {
+                    algorithm: imgseal::digest::Algorithm::Sha256,
+                    value,
+                };
+                ("file", d)
             } else {
                 let input = image::Input::parse(&a.path.to_string_lossy())?;
                 let probe = image::probe::probe(&input, a.format.as_deref(), false)?;
                 let work = image::Workdir::new()?;
-                let d = imgseal::seal::content_digest(&a.path, &probe.format, work.path(), rep)?;
+                let d = imgseal::seal::content_digest(
+                    &a.path,
+                    &probe.format,
+                    work.path(),
+                    a.algorithm,
+                    rep,
+                )?;
                 work.close()?;
-                d
+                ("content", d)
             };
             rep.finish();
-            println!("{d}  {}", a.path.display());
+            if a.json {
+                let j = serde_json::json!({
+                    "path": a.path.display().to_string(),
+                    "of": of,
+                    "algorithm": d.algorithm,
+                    "value": d.value,
+                });
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else if a.file {
+                println!("{}  {}", d.value, a.path.display());
+            } else {
+                println!("{d}  {}", a.path.display());
+            }
             Ok(exit::OK)
         }
         Command::Rules(a) => {

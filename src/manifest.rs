@@ -1,14 +1,21 @@
-//! `OUTPUT.manifest.json` (a contract, schema 1): where an image came from and what was done
+//! `OUTPUT.manifest.json` (a contract, schema 2): where an image came from and what was done
 //! to it — input hash, profile and its hash, vendor packages, each operation's changes, the
 //! before/after reports, seconds per stage, and the host's tool versions.
+//!
+//! Schema 2 names the content digest's algorithm (`output.content_digest {algorithm,
+//! value}`); schema 1 had `output.content_sha256`, the plain SHA-256 of the guest-visible
+//! bytes, and still reads (as algorithm `sha256`).
 
 use crate::checks::Report;
-use crate::digest::Sha256Digest;
+use crate::digest::{Algorithm, ContentDigest, Sha256Digest};
 use crate::ops::OpResult;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub const SCHEMA: u32 = 1;
+/// The schema imgseal writes.
+pub const SCHEMA: u32 = 2;
+/// The schemas imgseal reads (verify, batch --resume).
+pub const READS: [u32; 2] = [1, 2];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
@@ -46,6 +53,7 @@ pub struct InputInfo {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "OutputInfoAnySchema")]
 pub struct OutputInfo {
     pub path: String,
     pub format: String,
@@ -55,8 +63,48 @@ pub struct OutputInfo {
     pub sha256: Sha256Digest,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub md5: Option<String>,
-    /// SHA-256 of the guest-visible disk bytes (stable across container formats).
-    pub content_sha256: Sha256Digest,
+    /// The digest of the guest-visible disk bytes (stable across container formats).
+    pub content_digest: ContentDigest,
+}
+
+/// `output` as either schema wrote it.
+#[derive(Deserialize)]
+struct OutputInfoAnySchema {
+    path: String,
+    format: String,
+    size: u64,
+    virtual_size: u64,
+    sha256: Sha256Digest,
+    #[serde(default)]
+    md5: Option<String>,
+    #[serde(default)]
+    content_digest: Option<ContentDigest>,
+    /// Schema 1.
+    #[serde(default)]
+    content_sha256: Option<Sha256Digest>,
+}
+
+impl TryFrom<OutputInfoAnySchema> for OutputInfo {
+    type Error = String;
+    fn try_from(o: OutputInfoAnySchema) -> Result<Self, String> {
+        let content_digest = match (o.content_digest, o.content_sha256) {
+            (Some(d), _) => d,
+            (None, Some(value)) => ContentDigest {
+                algorithm: Algorithm::Sha256,
+                value,
+            },
+            (None, None) => return Err("output has no content_digest".into()),
+        };
+        Ok(OutputInfo {
+            path: o.path,
+            format: o.format,
+            size: o.size,
+            virtual_size: o.virtual_size,
+            sha256: o.sha256,
+            md5: o.md5,
+            content_digest,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -152,6 +200,31 @@ pub fn rfc3339(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_reads_both_schemas_and_writes_the_new_one() {
+        let hex = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let old = format!(
+            r#"{{"path":"o.qcow2","format":"qcow2","size":1,"virtual_size":2,"sha256":"{hex}","content_sha256":"{hex}"}}"#
+        );
+        let o: OutputInfo = serde_json::from_str(&old).unwrap();
+        assert_eq!(o.content_digest.algorithm, Algorithm::Sha256);
+        assert_eq!(o.content_digest.value.to_string(), hex);
+        let j = serde_json::to_value(&o).unwrap();
+        assert!(j.get("content_sha256").is_none(), "{j}");
+        assert_eq!(j["content_digest"]["algorithm"], "sha256");
+        assert_eq!(j["content_digest"]["value"], hex);
+        let back: OutputInfo = serde_json::from_value(j).unwrap();
+        assert_eq!(back.content_digest, o.content_digest);
+        let new = format!(
+            r#"{{"path":"o","format":"raw","size":1,"virtual_size":2,"sha256":"{hex}","content_digest":{{"algorithm":"blkhash-sha256","value":"{hex}"}}}}"#
+        );
+        let o: OutputInfo = serde_json::from_str(&new).unwrap();
+        assert_eq!(o.content_digest.algorithm, Algorithm::BlkhashSha256);
+        let none =
+            format!(r#"{{"path":"o","format":"raw","size":1,"virtual_size":2,"sha256":"{hex}"}}"#);
+        assert!(serde_json::from_str::<OutputInfo>(&none).is_err());
+    }
 
     #[test]
     fn rfc3339_dates() {

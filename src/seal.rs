@@ -4,9 +4,9 @@
 //! the sidecars and the manifest, then publish with an atomic rename.
 
 use crate::cmd::Cmd;
-use crate::digest::Sha256Digest;
+use crate::digest::{Algorithm, ContentDigest, Sha256Digest};
 use crate::guest::launch::Appliance;
-use crate::image::nbd::{NbdExport, NbdReader};
+use crate::image::nbd::NbdExport;
 use crate::ui::Reporter;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -355,64 +355,21 @@ pub fn hash_file(
     Ok((Sha256Digest(sha.finalize().into()), md5hex))
 }
 
-/// The size of one NBD request of the content digest (aligned, large, within qemu-nbd's
-/// 32 MiB limit; three in flight keep memory low).
-pub const CONTENT_CHUNK: usize = 4 << 20;
-
-/// SHA-256 of the guest-visible bytes of an image (the same for qcow2 and raw outputs of one
-/// disk), read through imgseal's NBD client from a read-only qemu-nbd export. One thread
-/// reads, the caller's thread hashes: the two overlap.
+/// The content digest of an image's guest-visible bytes (the same for every container format
+/// of one disk), read through imgseal's NBD client from a read-only qemu-nbd export.
 pub fn content_digest(
     image: &Path,
     format: &str,
     workdir: &Path,
+    algorithm: Algorithm,
     rep: &dyn Reporter,
-) -> Result<Sha256Digest> {
+) -> Result<ContentDigest> {
     let export = NbdExport::start(image, format, workdir, "content", true)?;
-    let reader = export.connect()?;
-    let d = digest_reader(reader, rep);
+    let d = crate::image::content::digest_export(&export, algorithm, rep);
     let r = export.close();
     let d = d?;
     r?;
     Ok(d)
-}
-
-/// Hashes everything an NBD reader serves, reading ahead on a second thread.
-pub fn digest_reader(mut reader: NbdReader, rep: &dyn Reporter) -> Result<Sha256Digest> {
-    use sha2::Digest as _;
-    let size = reader.size();
-    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(2);
-    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-    for _ in 0..3 {
-        empty_tx.send(vec![0u8; CONTENT_CHUNK]).ok();
-    }
-    let t = std::thread::spawn(move || {
-        let mut off = 0u64;
-        while off < size {
-            let Ok(mut buf) = empty_rx.recv() else { return };
-            let want = ((size - off) as usize).min(CONTENT_CHUNK);
-            buf.resize(want, 0);
-            let r = reader.read_at(off, &mut buf).map(|_| buf);
-            let failed = r.is_err();
-            if full_tx.send(r).is_err() || failed {
-                return;
-            }
-            off += want as u64;
-        }
-    });
-    let mut h = sha2::Sha256::new();
-    let mut done = 0u64;
-    while done < size {
-        crate::signals::check()?;
-        let buf = full_rx.recv().context("the NBD reader stopped early")??;
-        h.update(&buf);
-        done += buf.len() as u64;
-        rep.bytes(done, size);
-        let _ = empty_tx.send(buf);
-    }
-    drop(empty_tx);
-    let _ = t.join();
-    Ok(Sha256Digest(h.finalize().into()))
 }
 
 /// `sha256sum -c` form: `HEX  NAME` with the file's base name.

@@ -1,5 +1,6 @@
 //! `imgseal verify OUTPUT [--deep]`: re-hash an output against its `.sha256` sidecar and its
-//! manifest; `--deep` also recomputes the content digest and re-runs the checks.
+//! manifest (schema 1 or 2); `--deep` also recomputes the content digest with the algorithm
+//! the manifest names and re-runs the checks.
 
 use crate::manifest::Manifest;
 use crate::seal::{self, OutputPaths};
@@ -43,11 +44,12 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
     })?;
     let m: Manifest = serde_json::from_str(&manifest_text)
         .with_context(|| format!("{}: not an imgseal manifest", paths.manifest().display()))?;
-    if m.schema != crate::manifest::SCHEMA {
+    if !crate::manifest::READS.contains(&m.schema) {
         bail!(
-            "{}: manifest schema {} is not supported",
+            "{}: manifest schema {} is not supported (imgseal reads schemas {:?})",
             paths.manifest().display(),
-            m.schema
+            m.schema,
+            crate::manifest::READS
         );
     }
     let sum_text = std::fs::read_to_string(paths.sha256())
@@ -122,12 +124,14 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
     if deep {
         let work = crate::image::Workdir::new()?;
         rep.stage("verify", "content digest over NBD");
-        let content = seal::content_digest(image, &m.output.format, work.path(), rep)?;
+        // The algorithm the manifest names (schema 1: sha256).
+        let want = m.output.content_digest;
+        let content =
+            seal::content_digest(image, &m.output.format, work.path(), want.algorithm, rep)?;
         v.checked.push("content digest".into());
-        if content != m.output.content_sha256 {
+        if content != want {
             mismatch(format!(
-                "content digest is {content}, the manifest says {}",
-                m.output.content_sha256
+                "content digest is {content}, the manifest says {want}"
             ));
         }
         work.close()?;

@@ -184,7 +184,7 @@ fn assert_output(name: &str, c: &Converted, firewall_off: impl Fn(&Handle)) {
 
 fn assert_report(name: &str, c: &Converted, failing_before: &[&str]) {
     let j = &c.json;
-    assert_eq!(j["schema"], 1);
+    assert_eq!(j["schema"], 2);
     let before: Vec<&str> = j["before"]["failing_rules"]
         .as_array()
         .unwrap()

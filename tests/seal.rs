@@ -1,5 +1,6 @@
-//! Issue: seal. The manifest recomputed independently, verify (and a flipped byte), output
-//! formats, the content digest across formats, --in-place under SIGKILL.
+//! Issue: seal. The manifest recomputed independently, verify (and a flipped byte, and a
+//! schema 1 manifest), output formats, the content digest across formats and its cost on a
+//! 64 GiB sparse disk, --in-place under SIGKILL.
 
 mod common;
 use common::*;
@@ -8,20 +9,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// SHA-256 of the guest-visible bytes the way anyone could compute it: qemu-img to raw, then hash.
-fn raw_content_sha256(img: &Path, fmt: &str) -> String {
-    let d = tempfile::tempdir().unwrap();
-    let raw = d.path().join("content.raw");
-    let st = Command::new("qemu-img")
-        .args(["convert", "-f", fmt, "-O", "raw"])
-        .arg(img)
-        .arg(&raw)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    sha256_file(&raw)
-}
 
 #[test]
 fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
@@ -36,7 +23,7 @@ fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
     assert_eq!(j, manifest, "--json prints the manifest");
 
     // Every field, recomputed independently.
-    assert_eq!(manifest["schema"], 1);
+    assert_eq!(manifest["schema"], 2);
     assert_eq!(manifest["tool"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(manifest["input"]["sha256"], sha256_file(&input));
     assert_eq!(manifest["input"]["format"], "qcow2");
@@ -48,10 +35,14 @@ fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
         std::fs::metadata(&out).unwrap().len()
     );
     assert_eq!(manifest["output"]["format"], "qcow2");
+    // The content digest: blkhash-sha256 by default, recomputed from the raw bytes.
+    let (content_sha, content_blk) = content_digests(&out, "qcow2");
+    assert!(manifest["output"].get("content_sha256").is_none());
     assert_eq!(
-        manifest["output"]["content_sha256"],
-        raw_content_sha256(&out, "qcow2")
+        manifest["output"]["content_digest"]["algorithm"],
+        "blkhash-sha256"
     );
+    assert_eq!(manifest["output"]["content_digest"]["value"], content_blk);
     assert_eq!(manifest["profile"]["name"], "jdcloud");
     let prof = Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/jdcloud.toml");
     assert_eq!(manifest["profile"]["sha256"], sha256_file(&prof));
@@ -120,11 +111,16 @@ fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
     let t = Imgseal::new();
     let dq = stdout(&t.run(&["digest", out.to_str().unwrap()]));
     let dr = stdout(&t.run(&["digest", "--format", "raw", raw.to_str().unwrap()]));
-    assert_eq!(dq.split_whitespace().next(), dr.split_whitespace().next());
     assert_eq!(
-        dq.split_whitespace().next().unwrap(),
-        manifest["output"]["content_sha256"]
+        dq,
+        format!("blkhash-sha256:{content_blk}  {}\n", out.display())
     );
+    assert_eq!(
+        dr,
+        format!("blkhash-sha256:{content_blk}  {}\n", raw.display())
+    );
+    let ds = stdout(&t.run(&["digest", "--algorithm", "sha256", out.to_str().unwrap()]));
+    assert_eq!(ds, format!("sha256:{content_sha}  {}\n", out.display()));
     std::fs::remove_file(&raw).unwrap();
 
     // verify accepts the output, also deeply (content digest + checks re-run).
@@ -142,6 +138,41 @@ fn manifest_fields_are_true_and_verify_rejects_a_flipped_byte() {
             .any(|c| c == "content digest")
     );
     assert_eq!(vj["report"]["compliant"], true);
+
+    // A manifest of schema 1 (content_sha256, the plain SHA-256) still verifies.
+    let old_dir = tempfile::tempdir().unwrap();
+    for f in ["sealed.qcow2", "sealed.qcow2.sha256", "sealed.qcow2.md5"] {
+        std::fs::copy(dir.path().join(f), old_dir.path().join(f)).unwrap();
+    }
+    let mut old = manifest.clone();
+    old["schema"] = 1.into();
+    let o = old["output"].as_object_mut().unwrap();
+    o.remove("content_digest");
+    o.insert("content_sha256".into(), content_sha.clone().into());
+    std::fs::write(
+        old_dir.path().join("sealed.qcow2.manifest.json"),
+        serde_json::to_vec_pretty(&old).unwrap(),
+    )
+    .unwrap();
+    let old_out = old_dir.path().join("sealed.qcow2");
+    let v = t.run(&["-q", "verify", "--json", old_out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}{}", stdout(&v), stderr(&v));
+    assert_eq!(json(&v)["ok"], true);
+    // An unknown schema is refused, naming the ones imgseal reads.
+    old["schema"] = 3.into();
+    std::fs::write(
+        old_dir.path().join("sealed.qcow2.manifest.json"),
+        serde_json::to_vec_pretty(&old).unwrap(),
+    )
+    .unwrap();
+    let v = t.run(&["-q", "verify", old_out.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(
+        stderr(&v).contains("schema 3 is not supported"),
+        "{}",
+        stderr(&v)
+    );
+    drop(old_dir);
 
     // A copy with one flipped byte is rejected, saying what differs.
     let copy_dir = tempfile::tempdir().unwrap();
@@ -184,9 +215,9 @@ fn each_output_format_opens_in_qemu_img_and_libguestfs() {
     let base = dir.path().join("base.qcow2");
     let j = convert_to(&fixture("centos6.qcow2"), &base, &["--compress"]);
     assert_eq!(j["output"]["format"], "qcow2");
+    let (_, base_blk) = content_digests(&base, "qcow2");
     assert_eq!(
-        j["output"]["content_sha256"],
-        raw_content_sha256(&base, "qcow2"),
+        j["output"]["content_digest"]["value"], base_blk,
         "compressed qcow2: content digest"
     );
     let mut outs: Vec<(PathBuf, &str)> = vec![];
@@ -205,9 +236,10 @@ fn each_output_format_opens_in_qemu_img_and_libguestfs() {
         .unwrap();
         assert_eq!(info["format"], qemu, "{fmt}");
         assert!(info["virtual-size"].as_u64().unwrap() >= 2 << 30, "{fmt}");
+        // The guest-visible bytes (vhd may round the virtual size up), digested.
         assert_eq!(
-            j["output"]["content_sha256"],
-            raw_content_sha256(&o, qemu),
+            j["output"]["content_digest"]["value"],
+            content_digests(&o, qemu).1,
             "{fmt}: content digest"
         );
         outs.push((o, qemu));
@@ -350,4 +382,147 @@ fn an_existing_output_and_a_locked_partial_are_refused() {
         stderr(&r)
     );
     assert!(t.leftovers().is_empty());
+}
+
+/// `imgseal -q digest ARGS`: must succeed; its one line's first field.
+fn digest_field(t: &Imgseal, args: &[&str]) -> String {
+    let mut a = vec!["-q", "digest"];
+    a.extend_from_slice(args);
+    let out = t.run(&a);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let s = stdout(&out);
+    assert_eq!(s.lines().count(), 1, "{s}");
+    s.split_whitespace().next().unwrap().to_string()
+}
+
+fn qemu_img(args: &[&str]) {
+    let st = Command::new("qemu-img").args(args).status().unwrap();
+    assert!(st.success(), "qemu-img {args:?}");
+}
+
+fn qemu_io_write(img: &Path, byte: u8, offset: u64, len: u64) {
+    let out = Command::new("qemu-io")
+        .args(["-f", "qcow2", "-c"])
+        .arg(format!("write -P {byte:#x} {offset} {len}"))
+        .arg(img)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Without an appliance: small generated disks (raw with written zeros, the qcow2 of it with
+/// holes), a changed byte, a grown disk, and a 64 GiB sparse disk with a little data.
+#[test]
+fn the_content_digest_follows_the_data_not_the_virtual_size() {
+    let t = Imgseal::new();
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+
+    // 130 blocks and a 1 KiB partial one: data, 97 blocks of written zeros, data.
+    let size = 130 * BLK + 1024;
+    let mut bytes = vec![0u8; size];
+    let mut x: u32 = 12345;
+    for (i, b) in bytes.iter_mut().enumerate() {
+        if !(3 * BLK..100 * BLK).contains(&i) {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            *b = (x >> 16) as u8;
+        }
+    }
+    let raw = p("small.raw");
+    std::fs::write(&raw, &bytes).unwrap();
+    let qcow = p("small.qcow2");
+    qemu_img(&["convert", "-f", "raw", "-O", "qcow2", &s(&raw), &s(&qcow)]);
+    let (sha, blk) = raw_digests(&raw);
+
+    // raw (zeros read and recognised) and qcow2 (zeros are holes): one digest, blkhash's.
+    let want = format!("blkhash-sha256:{blk}");
+    assert_eq!(digest_field(&t, &["--format", "raw", &s(&raw)]), want);
+    assert_eq!(digest_field(&t, &[&s(&qcow)]), want);
+    // The plain algorithm is what `qemu-img convert -O raw | sha256sum` prints.
+    let (via_qemu, _) = content_digests(&qcow, "qcow2");
+    assert_eq!(via_qemu, sha);
+    assert_eq!(
+        digest_field(&t, &["--algorithm", "sha256", &s(&qcow)]),
+        format!("sha256:{sha}")
+    );
+    // --json names the algorithm and what was digested; --file is sha256sum's form.
+    let j = json(&t.run(&["-q", "digest", "--json", &s(&qcow)]));
+    assert_eq!(j["algorithm"], "blkhash-sha256");
+    assert_eq!(j["of"], "content");
+    assert_eq!(j["value"], blk);
+    assert_eq!(j["path"], s(&qcow));
+    assert_eq!(digest_field(&t, &["--file", &s(&qcow)]), sha256_file(&qcow));
+    let j = json(&t.run(&["-q", "digest", "--json", "--file", &s(&qcow)]));
+    assert_eq!(
+        (&j["of"], &j["algorithm"]),
+        (&"file".into(), &"sha256".into())
+    );
+
+    // One byte changed in a data block, or in a zero block: another digest.
+    for at in [120 * BLK + 77, 50 * BLK] {
+        let mut b = bytes.clone();
+        b[at] ^= 0x40;
+        let changed = p("changed.raw");
+        std::fs::write(&changed, &b).unwrap();
+        let d = digest_field(&t, &["--format", "raw", &s(&changed)]);
+        assert_ne!(d, want, "byte {at}");
+        assert_eq!(d, format!("blkhash-sha256:{}", raw_digests(&changed).1));
+    }
+
+    // The same disk grown with zeros: another digest (the size counts).
+    let grown = p("grown.qcow2");
+    std::fs::copy(&qcow, &grown).unwrap();
+    qemu_img(&["resize", "-q", "-f", "qcow2", &s(&grown), "+64K"]);
+    let d = digest_field(&t, &[&s(&grown)]);
+    assert_ne!(d, want);
+    assert_eq!(
+        d,
+        format!("blkhash-sha256:{}", content_digests(&grown, "qcow2").1)
+    );
+
+    // 64 GiB virtual, a few MiB of data (aligned, unaligned, in the last block).
+    let big = p("big.qcow2");
+    qemu_img(&["create", "-q", "-f", "qcow2", &s(&big), "64G"]);
+    let gib = 1u64 << 30;
+    let blk64 = BLK as u64;
+    qemu_io_write(&big, 0xab, 1 << 20, 3 << 20);
+    qemu_io_write(&big, 0x33, 5 * gib + 1000, 100);
+    qemu_io_write(&big, 0x11, 40 * gib, blk64);
+    qemu_io_write(&big, 0x22, 64 * gib - blk64, blk64);
+    let mut r = RefBlkhash::new();
+    r.zero_blocks(16);
+    for _ in 0..48 {
+        r.block(&[0xab; BLK]);
+    }
+    r.zero_blocks((5 * gib / blk64 - 64) as usize);
+    let mut partial = vec![0u8; BLK];
+    partial[1000..1100].fill(0x33);
+    r.block(&partial);
+    r.zero_blocks((40 * gib / blk64 - 5 * gib / blk64 - 1) as usize);
+    r.block(&[0x11; BLK]);
+    r.zero_blocks((64 * gib / blk64 - 40 * gib / blk64 - 2) as usize);
+    r.block(&[0x22; BLK]);
+    let want_big = format!("blkhash-sha256:{}", r.hex());
+    assert_eq!(digest_field(&t, &[&s(&big)]), want_big);
+    // The sparse raw of it (holes from the filesystem) gives the same.
+    let big_raw = p("big.raw");
+    qemu_img(&[
+        "convert",
+        "-f",
+        "qcow2",
+        "-O",
+        "raw",
+        &s(&big),
+        &s(&big_raw),
+    ]);
+    assert_eq!(
+        digest_field(&t, &["--format", "raw", &s(&big_raw)]),
+        want_big
+    );
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
 }

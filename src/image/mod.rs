@@ -1,7 +1,9 @@
 //! Host side of an image: probe, private work directory, qcow2 overlay, qemu-nbd export, and
 //! imgseal's own NBD reads. The input is only ever opened read-only (as the overlay's backing).
 
+pub mod content;
 pub mod nbd;
+pub mod nbd_client;
 pub mod probe;
 pub mod sniff;
 

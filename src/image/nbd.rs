@@ -1,9 +1,8 @@
-//! The host side of NBD: a `qemu-nbd` export held by a guard, and imgseal's own client
-//! (the `nbd` crate) reading from an export.
+//! The host side of NBD: a `qemu-nbd` export held by a guard; imgseal's own client
+//! (`nbd_client`) reads from it.
 
 use crate::cmd::Cmd;
 use anyhow::{Context, Result, bail};
-use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -142,47 +141,4 @@ impl Drop for NbdExport {
     }
 }
 
-/// The largest single NBD read imgseal sends.
-pub const MAX_REQUEST: usize = 16 << 20;
-
-/// imgseal's NBD client over a unix socket: positioned, block-sized reads.
-pub struct NbdReader {
-    client: nbd::client::NbdClient<UnixStream>,
-    size: u64,
-}
-
-impl NbdReader {
-    pub fn connect_unix(socket: &Path, export: &str) -> Result<NbdReader> {
-        let mut s = UnixStream::connect(socket)
-            .with_context(|| format!("connecting to NBD socket {}", socket.display()))?;
-        s.set_read_timeout(Some(Duration::from_secs(120)))?;
-        let e = nbd::client::handshake(&mut s, export.as_bytes())
-            .with_context(|| format!("NBD handshake on {}", socket.display()))?;
-        let size = e.size;
-        Ok(NbdReader {
-            client: nbd::client::NbdClient::new(s, &e),
-            size,
-        })
-    }
-
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// Reads `buf.len()` bytes at `offset` (clipped to the end of the disk); returns how many.
-    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        if offset >= self.size {
-            return Ok(0);
-        }
-        let n = (buf.len() as u64).min(self.size - offset) as usize;
-        self.client.seek(SeekFrom::Start(offset))?;
-        // One request per chunk: qemu-nbd refuses requests above 32 MiB.
-        for chunk in buf[..n].chunks_mut(MAX_REQUEST) {
-            let len = chunk.len();
-            self.client
-                .read_exact(chunk)
-                .with_context(|| format!("NBD read of {len} bytes near offset {offset}"))?;
-        }
-        Ok(n)
-    }
-}
+pub use super::nbd_client::{Extent, MAX_REQUEST, NbdReader};

@@ -65,7 +65,8 @@ impl Sealed {
                 let r = seal::hash_file(&out, s.md5, &crate::ui::Recorder::default());
                 (r, t0.elapsed().as_secs_f64())
             });
-            let content = seal::content_digest(&out, format.qemu(), f.disk.workdir(), rep);
+            let content =
+                seal::content_digest(&out, format.qemu(), f.disk.workdir(), s.digest, rep);
             let sums = file
                 .join()
                 .map_err(|_| anyhow::anyhow!("the output hashing thread panicked"));
@@ -73,7 +74,7 @@ impl Sealed {
         });
         let (sums, file_secs) = sums?;
         let (sha256, md5) = sums?;
-        let content_sha256 = content?;
+        let content_digest = content?;
         clock.record("checksum", file_secs);
         clock.done("content-digest");
         let input_sha256 = claimed.input_sha256()?;
@@ -88,7 +89,7 @@ impl Sealed {
             virtual_size: f.disk.probe.virtual_size,
             sha256,
             md5,
-            content_sha256,
+            content_digest,
         };
         let manifest = draft(&f, shared, output, input_sha256);
         Ok(Sealed {

@@ -27,6 +27,8 @@ pub struct Settings {
     pub out_format: Option<OutFormat>,
     pub compress: bool,
     pub md5: bool,
+    /// The manifest's content digest algorithm.
+    pub digest: crate::digest::Algorithm,
 }
 
 /// The settings with the vendor manifest loaded from them and the operations they select.

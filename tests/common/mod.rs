@@ -136,6 +136,91 @@ fn hash_file<D: Digest>(p: &Path) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// blkhash-sha256 the plain way, to check imgseal's against: every block hashed (no zero
+/// shortcut, no threads), block `i` to stream `i % 64`, the result the SHA-256 of the
+/// stream digests (blkhash's construction, 64 KiB blocks, 64 streams).
+pub struct RefBlkhash {
+    streams: Vec<Sha256>,
+    blocks: usize,
+}
+
+pub const BLK: usize = 64 << 10;
+
+impl RefBlkhash {
+    pub fn new() -> RefBlkhash {
+        RefBlkhash {
+            streams: (0..64).map(|_| Sha256::new()).collect(),
+            blocks: 0,
+        }
+    }
+
+    /// The next block (only the last may be shorter than 64 KiB).
+    pub fn block(&mut self, b: &[u8]) {
+        assert!(!b.is_empty() && b.len() <= BLK);
+        let d = Sha256::digest(b);
+        self.streams[self.blocks % 64].update(d);
+        self.blocks += 1;
+    }
+
+    /// `n` blocks of zeros.
+    pub fn zero_blocks(&mut self, n: usize) {
+        let d = Sha256::digest(vec![0u8; BLK]);
+        for _ in 0..n {
+            self.streams[self.blocks % 64].update(d);
+            self.blocks += 1;
+        }
+    }
+
+    pub fn hex(self) -> String {
+        let mut root = Sha256::new();
+        for s in self.streams {
+            root.update(s.finalize());
+        }
+        root.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// The SHA-256 and the reference blkhash-sha256 of a raw file's bytes, in one pass.
+pub fn raw_digests(raw: &Path) -> (String, String) {
+    let mut f = std::fs::File::open(raw).unwrap();
+    let mut sha = Sha256::new();
+    let mut blk = RefBlkhash::new();
+    let mut buf = vec![0u8; BLK];
+    loop {
+        // A whole block unless the file ends.
+        let mut n = 0;
+        while n < BLK {
+            let k = f.read(&mut buf[n..]).unwrap();
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        blk.block(&buf[..n]);
+    }
+    let sha = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    (sha, blk.hex())
+}
+
+/// The guest-visible bytes' SHA-256 and reference blkhash-sha256 the way anyone could
+/// compute them: `qemu-img convert -O raw`, then hash the file.
+pub fn content_digests(img: &Path, fmt: &str) -> (String, String) {
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("content.raw");
+    let st = Command::new("qemu-img")
+        .args(["convert", "-f", fmt, "-O", "raw"])
+        .arg(img)
+        .arg(&raw)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    raw_digests(&raw)
+}
+
 /// Pids of processes whose command line contains `needle`.
 pub fn pids_with(needle: &str) -> Vec<u32> {
     let mut v = Vec::new();
