@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel]    (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual]   (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -16,6 +16,8 @@
 #            goal <= 64 MiB
 #   batch    images per hour for 4 copies of the Debian fixture: imgseal batch vs imgseal
 #            convert one after another vs the guestfs-tools chain per image; goal >= 4x the chain
+#   virtual  convert of the bootable Debian fixture grown to 4 GiB and to 64 GiB virtual (the
+#            same data): the cost follows the data, not the virtual size; goal 64G/4G <= 1.1
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
@@ -30,7 +32,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch accel)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
@@ -217,4 +219,18 @@ if want accel; then
       record accel "\"kvm_attempt_s\":$a,\"remembered_s\":$b,\"ratio\":$r,\"saved_per_launch_s\":$saved"
     fi
   fi
+fi
+
+if want virtual; then
+  echo "== virtual: convert of the bootable fixture at 4 GiB and at 64 GiB virtual size (same data)"
+  for g in 4 64; do
+    qemu-img convert -f qcow2 -O qcow2 "$fx/debian12-boot.qcow2" "$w/v$g.qcow2"
+    qemu-img resize -q -f qcow2 "$w/v$g.qcow2" ${g}G
+  done
+  t0=$(now); "$bin" -q convert --vendor-dir "$vendor" "$w/v4.qcow2" -o "$w/v4-out.qcow2" >/dev/null; t1=$(now)
+  "$bin" -q convert --vendor-dir "$vendor" "$w/v64.qcow2" -o "$w/v64-out.qcow2" >/dev/null; t2=$(now)
+  a=$(secs "$t0" "$t1"); b=$(secs "$t1" "$t2"); r=$(ratio "$b" "$a")
+  echo "4 GiB ${a} s, 64 GiB ${b} s: ratio ${r} (goal <= 1.1)"
+  record virtual "\"convert_4g_s\":$a,\"convert_64g_s\":$b,\"ratio\":$r,\"goal\":\"<=1.1\""
+  rm -f "$w"/v4*.qcow2* "$w"/v64*.qcow2*
 fi
