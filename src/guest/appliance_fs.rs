@@ -173,7 +173,7 @@ impl GuestFs for Guest<'_> {
         }
     }
 
-    fn content_memo(&self) -> Option<&super::memo::ContentMemo> {
+    fn content_memo(&self) -> Option<&super::fs::ContentMemo> {
         Some(&self.cache.contents)
     }
 

@@ -11,7 +11,11 @@
 //! - every path is absolute.
 
 use anyhow::Result;
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -30,7 +34,7 @@ pub struct Meta {
 
 /// Who a regular file is: its path, and what changes whenever its content may have (inode,
 /// size, modification and change times; the change time cannot be set back by a program).
-/// Facts about a file's content are remembered under it ([`super::memo::ContentMemo`]).
+/// Facts about a file's content are remembered under it ([`ContentMemo`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FileId {
     pub path: String,
@@ -39,6 +43,32 @@ pub struct FileId {
     pub size: u64,
     pub mtime: (i64, i64),
     pub ctime: (i64, i64),
+}
+
+/// Facts computed from a file's content (an initramfs listing), remembered by the file's
+/// identity ([`FileId`]) for the rest of the session. A write does not clear them: a file
+/// that changed has a new identity and is read again; one that did not is not.
+#[derive(Default)]
+pub struct ContentMemo {
+    facts: RefCell<HashMap<FactKey, Rc<dyn Any>>>,
+}
+
+/// What kind of fact (`"initramfs"`), about which file.
+type FactKey = (&'static str, FileId);
+
+impl ContentMemo {
+    /// The fact of this kind remembered for this file, if any.
+    pub fn get<T: 'static>(&self, kind: &'static str, id: &FileId) -> Option<Rc<T>> {
+        let v = self.facts.borrow().get(&(kind, id.clone()))?.clone();
+        v.downcast::<T>().ok()
+    }
+
+    pub fn put<T: 'static>(&self, kind: &'static str, id: FileId, fact: Rc<T>) {
+        // Older identities of the same path are dead: drop them.
+        let mut facts = self.facts.borrow_mut();
+        facts.retain(|(k, i), _| *k != kind || i.path != id.path);
+        facts.insert((kind, id), fact);
+    }
 }
 
 /// The result of a guest program run through `/bin/sh` (stdout and stderr together).
@@ -89,7 +119,7 @@ pub trait GuestFs {
     }
     /// Facts about file contents remembered for this guest session by file identity, when
     /// the implementation keeps them.
-    fn content_memo(&self) -> Option<&super::memo::ContentMemo> {
+    fn content_memo(&self) -> Option<&ContentMemo> {
         None
     }
     /// Bytes available on the filesystem holding `path`, when the implementation knows.

@@ -4,8 +4,8 @@
 //! Test-only: `guest/mod.rs` declares this module under `#[cfg(test)]`, so none of it is
 //! compiled into the binary or the library integration tests link against.
 
+use super::fs::ContentMemo;
 use super::fs::{CmdOut, FileId, GuestFs, Kind, Meta, join, parent};
-use super::memo::ContentMemo;
 use anyhow::{Result, anyhow, bail};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

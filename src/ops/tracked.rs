@@ -61,7 +61,7 @@ impl GuestFs for Tracked<'_> {
     fn file_id(&self, path: &str) -> Result<Option<FileId>> {
         self.inner.file_id(path)
     }
-    fn content_memo(&self) -> Option<&crate::guest::memo::ContentMemo> {
+    fn content_memo(&self) -> Option<&crate::guest::fs::ContentMemo> {
         self.inner.content_memo()
     }
     fn readlink(&self, path: &str) -> Result<String> {
