@@ -82,7 +82,7 @@ fi
 # --- packages -----------------------------------------------------------------------------
 # Run time: qemu + libguestfs (the appliance) and a kernel for supermin to build it from.
 # man-db and bash-completion: imgseal's man pages and completions work where it is installed.
-runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion)
+runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion dosfstools mtools ovmf)
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, what
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk; cpio,

@@ -43,6 +43,12 @@ pub enum Command {
     /// Convert many images: N workers, live progress, a log per image, a summary; exit 0
     /// only if every image succeeded.
     Batch(BatchArgs),
+    /// Boot an image under qemu with a NoCloud seed and judge what the guest reports:
+    /// booted, cloud-init from NoCloud with the vendor's version, no firewall, MTU not
+    /// pinned, no reboot required, powered off. The image is never written (a throwaway
+    /// overlay takes the guest's writes). Exit 0 passed, 1 a judgement failed, 2 it could
+    /// not run.
+    BootTest(BootTestArgs),
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
@@ -143,6 +149,44 @@ pub struct RunArgs {
     /// The algorithm of the manifest's content digest.
     #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t)]
     pub digest: crate::digest::Algorithm,
+
+    /// Boot the sealed image once before publishing it (see `imgseal boot-test`): a failing
+    /// boot fails the conversion (exit 1, nothing published); the result is the manifest's
+    /// `boot_test` section and the console log is kept as OUTPUT.boot.log. Minutes under
+    /// TCG.
+    #[arg(long)]
+    pub boot_test: bool,
+
+    /// The boot test's timeout in seconds.
+    #[arg(long, value_name = "S", default_value_t = crate::boot::DEFAULT_TIMEOUT_S, requires = "boot_test")]
+    pub boot_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BootTestArgs {
+    #[command(flatten)]
+    pub image: ImageArgs,
+
+    /// Seconds from qemu's start until the guest must have reported and powered off (1–3
+    /// minutes is usual for a Linux guest under TCG, seconds under KVM).
+    #[arg(long, value_name = "S", default_value_t = crate::boot::DEFAULT_TIMEOUT_S)]
+    pub timeout: u64,
+
+    /// The guest's firmware.
+    #[arg(long, value_enum, value_name = "FW", default_value_t)]
+    pub firmware: crate::boot::FirmwareChoice,
+
+    /// Where the console log goes [default: IMAGE.boot.log].
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<std::path::PathBuf>,
+
+    /// Directory holding vendor.toml: the cloud-init version the guest must run.
+    #[arg(long, value_name = "DIR", default_value = crate::vendor::DEFAULT_DIR)]
+    pub vendor_dir: std::path::PathBuf,
+
+    /// Print the result as JSON (schema 1).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

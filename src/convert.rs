@@ -75,13 +75,30 @@ pub fn render(outcome: &Outcome, color: bool) -> String {
             ops_text(&f.operations),
             checks::render_text(&f.after, color, false)
         ),
+        Outcome::BootFailed(f) => format!(
+            "{} -> {}\nbefore: {}\n\noperations:\n{}\nafter:  {}\n\n{}no output published: the sealed image did not pass its boot test\n",
+            f.image,
+            f.output,
+            verdict(&f.before),
+            ops_text(&f.operations),
+            verdict(&f.after),
+            crate::boot::render(&f.output, &f.boot_test),
+        ),
         Outcome::Converted(m) => format!(
-            "{} -> {}\nbefore: {}\n\noperations:\n{}\nafter:  {}\n\noutput  {} ({}, {})\nsha256  {}\ncontent {}\ntime    {:.0} s\n",
+            "{} -> {}\nbefore: {}\n\noperations:\n{}\nafter:  {}\n{}\noutput  {} ({}, {})\nsha256  {}\ncontent {}\ntime    {:.0} s\n",
             m.input.path,
             m.output.path,
             verdict(&m.before),
             ops_text(&m.operations),
             verdict(&m.after),
+            m.boot_test
+                .as_ref()
+                .map(|b| format!(
+                    "boot:   {}, report after {:.0} s\n",
+                    b.summary(),
+                    b.report_after_s.unwrap_or(0.0)
+                ))
+                .unwrap_or_default(),
             m.output.path,
             m.output.format,
             crate::ui::human_bytes(m.output.size),

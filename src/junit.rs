@@ -30,6 +30,7 @@ pub const BEFORE: &str = "imgseal.check.before";
 pub const AFTER: &str = "imgseal.check.after";
 pub const OPERATION: &str = "imgseal.operation";
 pub const IMAGE: &str = "imgseal.image";
+pub const BOOT: &str = "imgseal.boot";
 
 /// How a testcase ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -374,6 +375,35 @@ pub fn image_error(image: &str, command: &str, error: &str) -> Suite {
     s
 }
 
+/// A boot test's testcases: one per judgement (`R2 firewall`), the console's last lines in a
+/// failure's text.
+pub fn boot_cases(b: &crate::boot::BootTest) -> Vec<Case> {
+    b.judgements
+        .iter()
+        .map(|j| {
+            let verdict = if j.passed {
+                Verdict::Passed
+            } else {
+                let mut text = j.detail.clone();
+                for l in &b.console_tail {
+                    text.push('\n');
+                    text.push_str(l);
+                }
+                Verdict::Failure {
+                    message: j.detail.clone(),
+                    kind: b
+                        .failure
+                        .as_ref()
+                        .map_or("judgement", |f| f.kind.as_str())
+                        .into(),
+                    text,
+                }
+            };
+            Case::new(BOOT, format!("{} {}", j.rule, j.id), 0.0, verdict)
+        })
+        .collect()
+}
+
 fn op_case(r: &OpResult) -> Case {
     let mut c = Case::new(OPERATION, &r.id, r.seconds, Verdict::Passed);
     let mut lines = vec![format!("{} ({})", r.status.as_str(), r.rule)];
@@ -431,6 +461,7 @@ pub fn conversion(image: &str, a: &Attempt, selected: &[&str]) -> Suite {
         Ok(Outcome::Planned(p)) => (Some(&p.before), &p.operations, None),
         Ok(Outcome::NotCompliant(f)) => (Some(&f.before), &f.operations, Some(&f.after)),
         Ok(Outcome::Converted(m)) => (Some(&m.before), &m.operations, Some(&m.after)),
+        Ok(Outcome::BootFailed(f)) => (Some(&f.before), &f.operations, Some(&f.after)),
         Err(_) => (
             a.before.as_ref(),
             failed_op.map_or(&a.ops[..], |f| &f.done[..]),
@@ -482,6 +513,14 @@ pub fn conversion(image: &str, a: &Attempt, selected: &[&str]) -> Suite {
     if let Some(r) = after {
         s.cases
             .extend(r.results.iter().map(|x| check_case(x, AFTER)));
+    }
+    let boot = match &a.outcome {
+        Ok(Outcome::Converted(m)) => m.boot_test.as_ref(),
+        Ok(Outcome::BootFailed(f)) => Some(&f.boot_test),
+        _ => None,
+    };
+    if let Some(b) = boot {
+        s.cases.extend(boot_cases(b));
     }
     if let (Err(e), None) = (&a.outcome, failed_op) {
         let mut err = image_error(image, "convert", &format!("{e:#}"));

@@ -6,6 +6,7 @@
 pub mod applies;
 pub mod batch;
 pub mod blkhash;
+pub mod boot;
 pub mod checks;
 pub mod cli;
 pub mod cmd;

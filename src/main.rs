@@ -42,6 +42,10 @@ fn settings(
         compress: r.compress,
         md5: r.md5,
         digest: r.digest,
+        boot_test: r.boot_test.then(|| imgseal::boot::Settings {
+            timeout_s: r.boot_timeout,
+            ..Default::default()
+        }),
     })
 }
 
@@ -167,6 +171,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 let v = match &outcome {
                     Outcome::Planned(p) => serde_json::to_string_pretty(p)?,
                     Outcome::NotCompliant(f) => serde_json::to_string_pretty(f)?,
+                    Outcome::BootFailed(f) => serde_json::to_string_pretty(f)?,
                     Outcome::Converted(m) => serde_json::to_string_pretty(m)?,
                 };
                 println!("{v}");
@@ -175,7 +180,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
             }
             written?;
             Ok(match outcome {
-                Outcome::NotCompliant(_) => exit::NONCOMPLIANT,
+                Outcome::NotCompliant(_) | Outcome::BootFailed(_) => exit::NONCOMPLIANT,
                 _ => exit::OK,
             })
         }
@@ -217,6 +222,57 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 exit::ERROR
             })
         }
+        Command::BootTest(a) => {
+            let input = image::Input::parse(&a.image.image)?;
+            let Some(path) = input.path().map(Path::to_path_buf) else {
+                anyhow::bail!(
+                    "{}: boot-test needs an image file (export the NBD disk to a file first)",
+                    input.display()
+                );
+            };
+            let probe =
+                image::probe::probe(&input, a.image.format.as_deref(), a.image.allow_backing)?;
+            let vendor = vendor::Vendor::load(&a.vendor_dir).map_err(|e| format!("{e:#}"));
+            let log = a
+                .log
+                .clone()
+                .unwrap_or_else(|| imgseal::boot::default_log(&path));
+            let settings = imgseal::boot::Settings {
+                timeout_s: a.timeout,
+                firmware: a.firmware,
+            };
+            let bt = imgseal::boot::run(
+                &path,
+                &probe.format,
+                &settings,
+                &|r| imgseal::boot::vendor_expectation(&vendor, r),
+                &log,
+                rep,
+            )?;
+            rep.finish();
+            if a.json {
+                #[derive(serde::Serialize)]
+                struct Out<'a> {
+                    schema: u32,
+                    image: String,
+                    #[serde(flatten)]
+                    boot_test: &'a imgseal::boot::BootTest,
+                }
+                let out = Out {
+                    schema: 1,
+                    image: input.display(),
+                    boot_test: &bt,
+                };
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else {
+                print!("{}", imgseal::boot::render(&input.display(), &bt));
+            }
+            Ok(if bt.passed {
+                exit::OK
+            } else {
+                exit::NONCOMPLIANT
+            })
+        }
         Command::Verify(a) => {
             let v = verify::run(&a.output, a.deep, rep)?;
             rep.finish();
@@ -231,6 +287,20 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 );
                 for m in &v.mismatches {
                     println!("  {m}");
+                }
+                match &v.boot_test {
+                    Some(b) => println!(
+                        "  boot test at conversion: {}; {}",
+                        b.summary(),
+                        b.judgements
+                            .iter()
+                            .map(|j| format!("{} {}", j.id, if j.passed { "ok" } else { "FAIL" }))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => println!(
+                        "  boot test: none recorded (convert --boot-test boots the output)"
+                    ),
                 }
             }
             Ok(if v.ok { exit::OK } else { exit::NONCOMPLIANT })

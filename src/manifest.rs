@@ -35,6 +35,10 @@ pub struct Manifest {
     pub seconds: BTreeMap<String, f64>,
     pub host: HostInfo,
     pub appliance: ApplianceInfo,
+    /// `--boot-test`: the sealed output booted once before it was published (absent when
+    /// no boot test ran; added without a schema change: readers that do not know it skip it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_test: Option<crate::boot::BootTest>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -20,6 +20,9 @@ pub struct Verification {
     pub mismatches: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<crate::checks::Report>,
+    /// The manifest's boot test (`convert --boot-test`), as recorded at conversion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_test: Option<crate::boot::BootTest>,
 }
 
 pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification> {
@@ -35,6 +38,7 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
         checked: vec![],
         mismatches: vec![],
         report: None,
+        boot_test: None,
     };
     let manifest_text = std::fs::read_to_string(paths.manifest()).with_context(|| {
         format!(
@@ -52,6 +56,7 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
             crate::manifest::READS
         );
     }
+    v.boot_test = m.boot_test.clone();
     let sum_text = std::fs::read_to_string(paths.sha256())
         .with_context(|| format!("reading {}", paths.sha256().display()))?;
     let Some((sum_hex, sum_name)) = sum_text.lines().next().and_then(seal::parse_sum_line) else {

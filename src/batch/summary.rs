@@ -89,6 +89,16 @@ impl ImageResult {
                 ));
                 self.os = Some(f.before.os.short());
             }
+            Outcome::BootFailed(f) => {
+                self.status = ImageStatus::Failed;
+                self.error = Some(format!(
+                    "the sealed output did not pass its boot test ({}): {}; log {}",
+                    f.boot_test.summary(),
+                    f.boot_test.failing().join("; "),
+                    f.boot_test.log
+                ));
+                self.os = Some(f.before.os.short());
+            }
             Outcome::Planned(_) => self.status = ImageStatus::Ok,
         }
     }

@@ -11,18 +11,20 @@
 //!  compliant.rs  Compliant   the "after" report passes (else: not compliant, nothing written)
 //!  finalized.rs  Finalized   fstrim, swap recreated, checked shutdown
 //!  sealed.rs     Sealed      OUTPUT.partial written, checked, hashed; the manifest drafted
+//!  boot_tested.rs  (Sealed)  --boot-test: OUTPUT.partial booted once (else: nothing published)
 //!  published.rs  Published   sidecars, manifest, atomic rename
 //! ```
 //!
 //! Each file holds its stage's type and how it is made from the stage before (`Checked::check`
 //! takes an `Inspected`, ...): a file imports only earlier stages. [`open`] is the front half
 //! every command shares; [`convert`] is the whole path. A new stage is one file with its
-//! type and one line in [`convert`]: a boot test, for instance, takes the `Sealed` output and
-//! gives it back with its section in the manifest.
+//! type and one line in [`convert`]: the boot test takes the `Sealed` output and gives it
+//! back with its section in the manifest.
 //! Any failure drops the stages built so far: the appliance is killed, the export, overlay
 //! and work directory removed, the partial output deleted; the input is only ever read.
 
 mod attached;
+mod boot_tested;
 mod checked;
 mod claimed;
 mod clock;
@@ -45,7 +47,7 @@ pub use finalized::Finalized;
 pub use inspected::Inspected;
 pub use launched::Launched;
 pub use operated::Operated;
-pub use outcome::{Attempt, Failed, Outcome, Plan};
+pub use outcome::{Attempt, BootFailed, Failed, Outcome, Plan};
 pub use published::Published;
 pub use sealed::Sealed;
 pub use settings::{Job, Settings, Shared};
@@ -122,7 +124,14 @@ fn run(shared: &Shared, job: &Job, rep: &dyn Reporter, seen: &mut Seen) -> Resul
     clock.done("check-after");
     let finalized = Finalized::finalize(compliant, rep)?;
     clock.done("finalize");
-    let sealed = Sealed::seal(finalized, claimed, shared, &mut clock, rep)?;
+    let mut sealed = Sealed::seal(finalized, claimed, shared, &mut clock, rep)?;
+    if let Some(b) = &s.boot_test {
+        sealed = match boot_tested::boot_test(sealed, b, shared, rep)? {
+            Ok(s) => s,
+            Err(failed) => return Ok(Outcome::BootFailed(failed)),
+        };
+        clock.done("boot-test");
+    }
     let published = Published::publish(sealed, clock, rep)?;
     Ok(Outcome::Converted(Box::new(published.manifest)))
 }

@@ -1,5 +1,6 @@
 //! How a conversion ends: a plan (dry run), a guest the operations could not make compliant
-//! (nothing written), or a sealed and published output (its manifest).
+//! (nothing written), a sealed output that failed its boot test (nothing published), or a
+//! sealed and published output (its manifest).
 
 use crate::checks::Report;
 use crate::manifest::Manifest;
@@ -27,10 +28,26 @@ pub struct Failed {
     pub after: Report,
 }
 
+/// A conversion whose sealed output did not pass its boot test: nothing is published.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootFailed {
+    pub schema: u32,
+    pub image: String,
+    /// Where the output would have gone.
+    pub output: String,
+    pub published: bool,
+    pub before: Report,
+    pub operations: Vec<OpResult>,
+    pub after: Report,
+    pub boot_test: crate::boot::BootTest,
+}
+
 #[derive(Debug)]
 pub enum Outcome {
     Planned(Box<Plan>),
     NotCompliant(Box<Failed>),
+    /// Sealed, but it did not boot as it must (`--boot-test`): nothing published.
+    BootFailed(Box<BootFailed>),
     Converted(Box<Manifest>),
 }
 

@@ -151,6 +151,7 @@ fn draft(
         seconds: Default::default(),
         host: manifest::host_info(),
         appliance: f.appliance.clone(),
+        boot_test: None,
     }
 }
 

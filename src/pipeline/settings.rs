@@ -29,6 +29,8 @@ pub struct Settings {
     pub md5: bool,
     /// The manifest's content digest algorithm.
     pub digest: crate::digest::Algorithm,
+    /// `--boot-test`: boot the sealed output before publishing it.
+    pub boot_test: Option<crate::boot::Settings>,
 }
 
 /// The settings with the vendor manifest loaded from them and the operations they select.
