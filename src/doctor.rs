@@ -26,6 +26,39 @@ fn tool_version(tool: &str) -> Result<String, String> {
         .map_err(|e| format!("{e:#}"))
 }
 
+/// What `boot-test` needs beside qemu-img: qemu-system-x86_64, mkfs.vfat and mcopy for the
+/// seed; OVMF is optional (UEFI guests), so it is reported, not required.
+fn boot_test_tools() -> Check {
+    let found = |t: &str| {
+        std::env::var_os("PATH").is_some_and(|p| {
+            std::env::split_paths(&p)
+                .chain(["/usr/sbin".into(), "/sbin".into()])
+                .any(|d| d.join(t).is_file())
+        })
+    };
+    let missing: Vec<&str> = ["qemu-system-x86_64", "mkfs.vfat", "mcopy"]
+        .into_iter()
+        .filter(|t| !found(t))
+        .collect();
+    let ovmf = match crate::boot::machine::ovmf() {
+        Some((code, _)) => format!("UEFI with {}", code.display()),
+        None => "no OVMF: UEFI guests boot with BIOS (apt install ovmf)".into(),
+    };
+    Check {
+        name: "boot-test tools".into(),
+        ok: missing.is_empty(),
+        detail: if missing.is_empty() {
+            format!("qemu-system-x86_64, mkfs.vfat, mcopy; {ovmf}")
+        } else {
+            format!("missing {}; {ovmf}", missing.join(", "))
+        },
+        fix: (!missing.is_empty()).then(|| {
+            "run scripts/install-deps.sh (installs qemu-system-x86, dosfstools, mtools, ovmf)"
+                .into()
+        }),
+    }
+}
+
 pub fn run(rep: &dyn Reporter) -> Vec<Check> {
     let mut out = Vec::new();
     let install = "run scripts/install-deps.sh (installs qemu-utils, qemu-system-x86 from bookworm-backports, libguestfs)";
@@ -46,6 +79,8 @@ pub fn run(rep: &dyn Reporter) -> Vec<Check> {
             }),
         }
     }
+    rep.stage("doctor", "boot-test tools");
+    out.push(boot_test_tools());
     let base = crate::image::temp_base();
     match crate::ffi::os::free_bytes(&base) {
         Ok(free) => out.push(Check {

@@ -208,7 +208,7 @@ fn a_disk_without_a_boot_sector_fails_in_seconds_with_its_name_and_the_console_t
 }
 
 #[test]
-fn convert_with_boot_test_publishes_nothing_when_the_sealed_image_does_not_boot() {
+fn convert_and_batch_with_boot_test_publish_nothing_when_the_sealed_image_does_not_boot() {
     let dir = tempfile::tempdir().unwrap();
     let img = copy_fixture(dir.path(), "no-kernel.qcow2");
     let kernel = fixture_meta("debian12-boot")["kernel"]
@@ -251,6 +251,33 @@ fn convert_with_boot_test_publishes_nothing_when_the_sealed_image_does_not_boot(
     assert!(dir.path().join("out.qcow2.boot.log").exists());
     assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
     assert_no_guest_left(&t, dir.path());
+    // batch --boot-test: the image fails with the boot test's verdict in the summary.
+    let out_dir = dir.path().join("batch");
+    let b = Imgseal::new();
+    let r = b.run(&[
+        "-q",
+        "batch",
+        "--json",
+        "--vendor-dir",
+        vendor.to_str().unwrap(),
+        "--boot-test",
+        "--out-dir",
+        out_dir.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let summary = json(&r);
+    let image = &summary["images"][0];
+    assert_eq!(image["status"], "failed", "{summary:#}");
+    let err = image["error"].as_str().unwrap();
+    assert!(
+        err.contains("boot test") && err.contains("no-kernel"),
+        "{err}"
+    );
+    assert!(!out_dir.join("no-kernel.qcow2").exists());
+    assert!(out_dir.join("no-kernel.qcow2.boot.log").exists());
+    assert!(b.leftovers().is_empty(), "left {:?}", b.leftovers());
+    assert_no_guest_left(&b, dir.path());
 }
 
 #[test]
