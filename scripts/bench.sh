@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual]   (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard]   (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -18,6 +18,10 @@
 #            convert one after another vs the guestfs-tools chain per image; goal >= 4x the chain
 #   virtual  convert of the bootable Debian fixture grown to 4 GiB and to 64 GiB virtual (the
 #            same data): the cost follows the data, not the virtual size; goal 64G/4G <= 1.1
+#   shard    4 copies of the Debian fixture: one batch --jobs 2 vs 2 Slurm array tasks of
+#            --jobs 1 on a one-node local cluster (scripts/slurm-local.sh); the shard partition
+#            is by name hash, so the tasks may get 3+1 (then the array waits for the longer
+#            task); goal array <= 1.15x the batch
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
@@ -32,7 +36,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
@@ -233,4 +237,22 @@ if want virtual; then
   echo "4 GiB ${a} s, 64 GiB ${b} s: ratio ${r} (goal <= 1.1)"
   record virtual "\"convert_4g_s\":$a,\"convert_64g_s\":$b,\"ratio\":$r,\"goal\":\"<=1.1\""
   rm -f "$w"/v4*.qcow2* "$w"/v64*.qcow2*
+fi
+
+if want shard; then
+  echo "== shard: 4 copies of the Debian fixture, one batch --jobs 2 vs 2 Slurm array tasks of --jobs 1 (one host)"
+  conf=$(scripts/slurm-local.sh start | sed -n 's/^export SLURM_CONF=//p')
+  mkdir -p "$w/shard-in" "$w/shard-one" "$w/shard-array"
+  for i in 1 2 3 4; do cp "$fx/debian12.qcow2" "$w/shard-in/debian-$i.qcow2"; done
+  s=$(now); "$bin" -q batch --jobs 2 --vendor-dir "$vendor" --out-dir "$w/shard-one" "$w/shard-in" >/dev/null; e=$(now); a=$(secs "$s" "$e")
+  s=$(now)
+  SLURM_CONF=$conf IMGSEAL_BIN=$bin IMGSEAL_INPUTS=$w/shard-in IMGSEAL_OUT_DIR=$w/shard-array IMGSEAL_JOBS=1 \
+    IMGSEAL_ARGS="-q --vendor-dir $vendor" sbatch --wait --quiet --array=0-1 --cpus-per-task=1 \
+    --output="$w/shard-array/slurm-%A_%a.out" deploy/slurm/imgseal-array.sbatch >/dev/null
+  e=$(now); b=$(secs "$s" "$e")
+  "$bin" batch-report "$w/shard-array" >/dev/null || { echo "bench shard: the array did not convert every image" >&2; exit 1; }
+  per=$(python3 -c "import json,glob; print(sorted(len(json.load(open(f))['images']) for f in glob.glob('$w/shard-array/.imgseal-shard-*.json')))")
+  r=$(ratio "$b" "$a")
+  echo "one batch ${a} s, Slurm array ${b} s (images per task: ${per}): the array takes ${r}x the batch's time (goal <= 1.15)"
+  record shard "\"batch_s\":$a,\"array_s\":$b,\"ratio\":$r,\"goal\":\"<=1.15\""
 fi

@@ -92,7 +92,8 @@ build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
   initramfs-tools lz4 bzip2
-  python3 python3-junitparser hyperfine time
+  python3 python3-junitparser python3-venv hyperfine time
+  slurm-wlm munge
 )
 pkgs=("${runtime_pkgs[@]}")
 [ "$runtime" -eq 1 ] || pkgs+=("${build_pkgs[@]}")
@@ -112,6 +113,15 @@ for k in /boot/vmlinuz-*; do [ -e "$k" ] && $sudo chmod 0644 "$k"; done
 ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boot; supermin needs one" >&2; exit 1; }
 
 [ "$runtime" -eq 1 ] && exit 0
+
+# kubernetes-validate (PyPI; not packaged for Debian) checks deploy/'s Kubernetes manifests
+# against the Kubernetes schemas offline, in its own venv.
+venv=/opt/imgseal-venv
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+  log "installing kubernetes-validate into $venv"
+  $sudo python3 -m venv "$venv"
+  $sudo "$venv/bin/pip" install -q kubernetes-validate
+fi
 
 # --- Rust ---------------------------------------------------------------------------------
 # imgseal needs Rust >= 1.88 (edition 2024; sha2 0.11). Use the one on PATH or in ~/.cargo,

@@ -49,6 +49,10 @@ pub enum Command {
     /// overlay takes the guest's writes). Exit 0 passed, 1 a judgement failed, 2 it could
     /// not run.
     BootTest(BootTestArgs),
+    /// Merge the summaries the shards of a `batch --shard` array left in DIR into one: every
+    /// image ok, failed, or missing because its shard never ran. Exit 0 only when every image
+    /// is done (converted or up to date), 1 otherwise, 2 when DIR holds no shard summaries.
+    BatchReport(BatchReportArgs),
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
@@ -272,6 +276,36 @@ pub struct BatchArgs {
     /// failed before its checks ran has one error testcase. FILE's directory must exist.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+
+    /// Convert only shard I of N (0-based) of the images: a stable partition by a hash of each
+    /// output's name, the same on every host, so N array tasks given the same inputs share
+    /// the work and one --out-dir. `auto` reads the array engine's task index and count
+    /// (SLURM_ARRAY_TASK_ID/COUNT, JOB_COMPLETION_INDEX with --shard-count,
+    /// AWS_BATCH_JOB_ARRAY_INDEX/SIZE). A shard resumes what an earlier attempt finished and
+    /// writes DIR/.imgseal-shard-I-of-N.json for `imgseal batch-report`.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+
+    /// The shard count for `--shard auto` where the engine does not export it (Kubernetes:
+    /// the Job's completions).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub shard_count: Option<u32>,
+
+    /// Print which images this batch (or shard) would convert, and into which outputs; convert
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BatchReportArgs {
+    /// The shared output directory of the shards.
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
+
+    /// Print the merged summary as JSON (the batch summary, schema 1, with `shards`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -550,7 +550,7 @@ pub fn batch(summary: &Summary) -> Testsuites {
                 ));
                 s
             }
-            (None, ImageStatus::Failed) => {
+            (None, ImageStatus::Failed | ImageStatus::Missing) => {
                 image_error(&r.input, "convert", r.error.as_deref().unwrap_or("failed"))
             }
             (None, ImageStatus::Ok) => {
@@ -1021,6 +1021,8 @@ mod tests {
             images: vec![done, skipped, refused],
             launches: 1,
             seconds: 3.0,
+            shard: None,
+            plan: vec![],
         });
         assert_eq!(t.name, "imgseal batch");
         let suites: Vec<&str> = t.suites.iter().map(|s| s.name.as_str()).collect();

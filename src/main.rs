@@ -196,6 +196,39 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 false,
             )?;
             let entries = imgseal::batch::expand(&a.inputs)?;
+            let shard = a
+                .shard
+                .as_deref()
+                .map(|s| imgseal::batch::shard::resolve(s, a.shard_count))
+                .transpose()?;
+            if a.dry_run {
+                let plan: Vec<_> = imgseal::batch::plan(&entries, shard)
+                    .into_iter()
+                    .filter(|p| shard.is_none_or(|s| p.shard == Some(s.index)))
+                    .collect();
+                if a.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({
+                            "schema": 1,
+                            "dry_run": true,
+                            "shard": shard,
+                            "images": plan,
+                        }))?
+                    );
+                } else {
+                    let what = shard.map_or("this batch".to_string(), |s| format!("shard {s}"));
+                    println!(
+                        "{what} would convert {} image(s) into {}:",
+                        plan.len(),
+                        a.out_dir.display()
+                    );
+                    for p in &plan {
+                        println!("  {} -> {}", p.input, p.output);
+                    }
+                }
+                return Ok(exit::OK);
+            }
             let summary = imgseal::batch::run(imgseal::batch::BatchOpts {
                 entries,
                 out_dir: a.out_dir.clone(),
@@ -203,6 +236,7 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 resume: a.resume,
                 settings,
                 quiet: cli.quiet,
+                shard,
             })?;
             rep.finish();
             if a.json {
@@ -268,6 +302,19 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 print!("{}", imgseal::boot::render(&input.display(), &bt));
             }
             Ok(if bt.passed {
+                exit::OK
+            } else {
+                exit::NONCOMPLIANT
+            })
+        }
+        Command::BatchReport(a) => {
+            let m = imgseal::batch::report::merge(&a.dir)?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&m)?);
+            } else {
+                print!("{}", imgseal::batch::report::render(&m));
+            }
+            Ok(if m.all_ok() {
                 exit::OK
             } else {
                 exit::NONCOMPLIANT

@@ -7,15 +7,21 @@
 //!
 //! Every image gets its own appliance: sharing one launch between images measured slower on
 //! every run (inspecting several disks at once cost more than the launch it saved). A lock
-//! file keeps two batches out of one output directory.
+//! file keeps two batches out of one output directory; with `--shard` each shard locks only
+//! its own lock file (shards of one array share the directory; each output is locked while
+//! it is written), resumes what an earlier attempt finished, and leaves its summary in the
+//! directory for `batch-report`.
 
 mod plan;
 mod progress;
+pub mod report;
+pub mod shard;
 mod summary;
 mod worker;
 
 pub use plan::{APPLIANCE_BYTES, Entry, IMAGE_EXTENSIONS, default_jobs, expand, workers_for};
-pub use summary::{ImageResult, ImageStatus, Summary, render};
+pub use shard::Shard;
+pub use summary::{ImageResult, ImageStatus, PlannedImage, Summary, render};
 
 use crate::pipeline::{Settings, Shared};
 use anyhow::{Context, Result, bail};
@@ -28,12 +34,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 pub struct BatchOpts {
+    /// Every image of the batch (of all shards).
     pub entries: Vec<Entry>,
     pub out_dir: PathBuf,
     pub jobs: usize,
     pub resume: bool,
     pub settings: Settings,
     pub quiet: bool,
+    /// Only this shard's images; a retried shard always resumes.
+    pub shard: Option<Shard>,
+}
+
+/// The whole batch's images with the shard each belongs to (every shard writes this list
+/// into its summary, so `batch-report` knows the images of a shard that never ran).
+pub fn plan(entries: &[Entry], shard: Option<Shard>) -> Vec<PlannedImage> {
+    entries
+        .iter()
+        .map(|e| PlannedImage {
+            input: e.input.clone(),
+            output: e.output.clone(),
+            shard: shard.map(|s| shard::of(&e.output, s.count)),
+        })
+        .collect()
 }
 
 /// Holds `OUT_DIR/.imgseal-batch.lock` (flock) for the batch's lifetime.
@@ -45,8 +67,12 @@ pub const LOCK_NAME: &str = ".imgseal-batch.lock";
 
 impl OutDirLock {
     pub fn take(dir: &Path) -> Result<OutDirLock> {
+        Self::take_named(dir, LOCK_NAME)
+    }
+
+    fn take_named(dir: &Path, name: &str) -> Result<OutDirLock> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let p = dir.join(LOCK_NAME);
+        let p = dir.join(name);
         let mut f = File::options()
             .create(true)
             .truncate(false)
@@ -67,9 +93,22 @@ impl OutDirLock {
     }
 }
 
-pub fn run(o: BatchOpts) -> Result<Summary> {
+pub fn run(mut o: BatchOpts) -> Result<Summary> {
     let t0 = Instant::now();
-    let _lock = OutDirLock::take(&o.out_dir)?;
+    let planned = plan(&o.entries, o.shard);
+    let _lock = match o.shard {
+        None => OutDirLock::take(&o.out_dir)?,
+        Some(s) => OutDirLock::take_named(&o.out_dir, &shard::lock_name(s)).map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#} (shard {s}: an earlier attempt of this array task is still running)"
+            )
+        })?,
+    };
+    if let Some(s) = o.shard {
+        o.entries.retain(|e| s.takes(e));
+        // The engine retries a failed or preempted task: what it finished is kept.
+        o.resume = true;
+    }
     let progress = progress::Progress::new(o.entries.len(), o.quiet);
 
     // Settings per profile (a job file may name several): configuration errors surface
@@ -163,12 +202,20 @@ pub fn run(o: BatchOpts) -> Result<Summary> {
             })
         })
         .collect();
-    Ok(Summary {
+    let summary = Summary {
         schema: 1,
         images,
         launches: launches.into_inner(),
         seconds: (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-    })
+        shard: o.shard,
+        plan: if o.shard.is_some() { planned } else { vec![] },
+    };
+    if let Some(s) = o.shard {
+        let p = o.out_dir.join(shard::summary_name(s));
+        crate::seal::write_atomic(&p, serde_json::to_string_pretty(&summary)?.as_bytes())
+            .with_context(|| format!("writing the shard summary {}", p.display()))?;
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]

@@ -3,17 +3,19 @@
 use super::plan::Entry;
 use crate::pipeline::Outcome;
 use crate::ui::human_bytes;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// How one image of a batch ended (serialised as today's strings).
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageStatus {
     Ok,
     Failed,
     /// Already up to date (`--resume`).
     Skipped,
+    /// `batch-report` only: its shard left no summary (it never ran, or has not finished).
+    Missing,
 }
 
 impl ImageStatus {
@@ -22,12 +24,26 @@ impl ImageStatus {
             ImageStatus::Ok => "ok",
             ImageStatus::Failed => "failed",
             ImageStatus::Skipped => "skipped",
+            ImageStatus::Missing => "missing",
         }
+    }
+
+    /// Done: converted, or already up to date.
+    pub fn is_ok(self) -> bool {
+        matches!(self, ImageStatus::Ok | ImageStatus::Skipped)
     }
 }
 
+/// One image of a sharded batch's plan: the shard it belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedImage {
+    pub input: String,
+    pub output: String,
+    pub shard: Option<u32>,
+}
+
 /// One image's line in the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageResult {
     pub input: String,
     pub output: String,
@@ -109,19 +125,25 @@ impl ImageResult {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub schema: u32,
     pub images: Vec<ImageResult>,
     /// Appliance launches (one per image that got that far).
     pub launches: usize,
     pub seconds: f64,
+    /// `--shard`: which shard this is (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::Shard>,
+    /// `--shard`: every image of the batch and its shard.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plan: Vec<PlannedImage>,
 }
 
 impl Summary {
     /// Every image succeeded (converted, or already up to date).
     pub fn all_ok(&self) -> bool {
-        self.images.iter().all(|r| r.status != ImageStatus::Failed)
+        self.images.iter().all(|r| r.status.is_ok())
     }
 }
 
@@ -166,7 +188,7 @@ pub fn render(s: &Summary) -> String {
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
-    for r in s.images.iter().filter(|r| r.status == ImageStatus::Failed) {
+    for r in s.images.iter().filter(|r| !r.status.is_ok()) {
         out.push_str(&format!(
             "\n{}: {}\n  log: {}\n",
             r.input,
@@ -229,6 +251,8 @@ mod tests {
             images: vec![ok, bad],
             launches: 1,
             seconds: 70.0,
+            shard: None,
+            plan: vec![],
         });
         let lines: Vec<&str> = t.lines().collect();
         assert!(
