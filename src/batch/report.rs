@@ -134,24 +134,17 @@ pub fn merge(dir: &Path) -> Result<Merged> {
 }
 
 fn missing(dir: &Path, p: &PlannedImage, s: Shard) -> ImageResult {
-    let out = dir.join(&p.output);
-    ImageResult {
+    let e = super::Entry {
         input: p.input.clone(),
-        output: out.to_string_lossy().into_owned(),
-        status: ImageStatus::Missing,
-        error: Some(format!(
-            "shard {s} left no summary ({} missing): it never ran, or has not finished",
-            shard::summary_name(s)
-        )),
-        seconds: 0.0,
-        sha256: None,
-        os: None,
-        rules_fixed: vec![],
-        size: None,
-        images_per_launch: None,
-        log: format!("{}.log", out.to_string_lossy()),
-        suite: None,
-    }
+        output: p.output.clone(),
+        profile: None,
+    };
+    let mut r = ImageResult::new(&e, dir, ImageStatus::Missing);
+    r.error = Some(format!(
+        "shard {s} left no summary ({} missing): it never ran, or has not finished",
+        shard::summary_name(s)
+    ));
+    r
 }
 
 /// The merged table: the batch table, then one line per shard.
