@@ -444,7 +444,7 @@ pub fn package_tools(distro: &str, major: i32) -> (PackageFormat, &'static str) 
         "alpinelinux" => (Apk, "apk"),
         "gentoo" => (Ebuild, "portage"),
         "voidlinux" => (Xbps, "xbps"),
-        "mageia" => (Rpm, if major >= 6 { "dnf" } else { "urpmi" }),
+        "mageia" => (Rpm, "urpmi"),
         _ => (Unknown, "unknown"),
     }
 }
