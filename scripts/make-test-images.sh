@@ -15,6 +15,9 @@
 #   symlinks.qcow2   Debian 12 whose trace paths are symlinks into /etc and /, and whose
 #                    /etc/cloud is a symlink (one cloud.cfg.d entry links to a FIFO)
 #   blank.qcow2      a partitioned disk with an empty ext4 and no OS
+#   arch.qcow2       SYNTHETIC Arch Linux layout: arch-release, rolling os-release, pacman's
+#                    local database holding cloud-init 23.4.4-1 (tiny root)
+#   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh: the guest's rpm cannot run
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
@@ -578,6 +581,16 @@ tiny_root() { # tiny_root DIR DISTRO: just enough of a system for libguestfs ins
     centos)
       echo 'CentOS Linux release 7.9.2009 (Core)' >"$d/etc/redhat-release"
       printf 'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n' >"$d/etc/os-release" ;;
+    arch)
+      # Arch's own layout: an empty arch-release, a rolling os-release (no VERSION_ID) and
+      # pacman's database of one directory per package, each with its desc file.
+      rm -rf "$d/var/lib/dpkg"
+      : >"$d/etc/arch-release"
+      printf 'NAME="Arch Linux"\nPRETTY_NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n' >"$d/etc/os-release"
+      mkdir -p "$d/var/lib/pacman/local/cloud-init-23.4.4-1"
+      echo 9 >"$d/var/lib/pacman/local/ALPM_DB_VERSION"
+      printf '%%NAME%%\ncloud-init\n\n%%VERSION%%\n23.4.4-1\n\n%%BASE%%\ncloud-init\n\n%%ARCH%%\nany\n\n' \
+        >"$d/var/lib/pacman/local/cloud-init-23.4.4-1/desc" ;;
   esac
 }
 
@@ -634,6 +647,21 @@ part_img "$work/os1" "$work/twoos.p1" 16; part_img "$work/os2" "$work/twoos.p2" 
 disk_of twoos "$work/twoos.p1" "$work/twoos.p2"
 json twoos 'distro=null' 'roots=2'
 rm -rf "$work/os1" "$work/os2"
+
+log "arch (synthetic Arch Linux layout with a pacman database)"
+r=$work/arch; tiny_root "$r" arch
+part_img "$r" "$work/arch.p1" 16
+disk_of arch "$work/arch.p1"
+json arch 'distro="archlinux"' 'package_format="pacman"' 'cloud_init_version="23.4.4-1"' 'synthetic=true'
+rm -rf "$r"
+
+log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run)"
+r=$work/nosh; tiny_root "$r" centos
+rm -f "$r/bin/sh"
+part_img "$r" "$work/nosh.p1" 16
+disk_of nosh "$work/nosh.p1"
+json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' 'synthetic=true'
+rm -rf "$r"
 
 log "luks (an encrypted root)"
 truncate -s 32M "$work/luks.p1"

@@ -150,7 +150,9 @@ pub fn render_text(i: &Inspection) -> String {
     if let Some(c) = &i.cloud_init {
         row(
             "cloud-init",
-            if c.installed {
+            if let Some(e) = &c.package_database_error {
+                format!("unknown ({e})")
+            } else if c.installed {
                 format!("installed, version {}", opt(&c.version))
             } else {
                 "not installed".into()

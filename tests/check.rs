@@ -408,7 +408,7 @@ fn initramfs_virtio_reads_a_real_initramfs_once_per_identity() {
         &rep,
     )
     .expect("launching a test appliance");
-    let mut os = app.inspect("overlay").unwrap();
+    let mut os = app.inspect("overlay", &rep).unwrap();
     app.mount_os(&mut os, false).unwrap();
     let g = app.guest(&rep);
     let path = "/boot/initrd.img-6.1.0-99-amd64";

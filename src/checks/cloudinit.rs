@@ -42,6 +42,12 @@ pub fn checks() -> Vec<CheckDef> {
 
 fn installed(ctx: &Ctx) -> Result<Outcome> {
     let c = ctx.cloud_init()?;
+    if let Some(e) = &c.package_database_error {
+        return Ok(Outcome::fail(
+            format!("cannot tell whether cloud-init is installed: {e}"),
+            vec![e.clone()],
+        ));
+    }
     Ok(match &c.version {
         Some(v) => Outcome::pass(format!("version {v} ({})", packages::database(ctx.os))),
         None => Outcome::fail(
@@ -55,6 +61,12 @@ fn installed(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn vendor(ctx: &Ctx) -> Result<Outcome> {
+    if let Some(gap) = packages::vendor_gap(ctx.os) {
+        return Ok(Outcome::fail(
+            format!("no vendor-package operation for this guest: {gap}"),
+            vec![gap],
+        ));
+    }
     let vendor = match &ctx.vendor {
         Ok(v) => *v,
         Err(why) => return Ok(Outcome::skip(format!("no vendor-packages manifest: {why}"))),
@@ -68,6 +80,12 @@ fn vendor(ctx: &Ctx) -> Result<Outcome> {
     };
     let want = pkg.expected_version().unwrap_or_else(|| pkg.file.clone());
     let c = ctx.cloud_init()?;
+    if let Some(e) = &c.package_database_error {
+        return Ok(Outcome::fail(
+            format!("the vendor build is {want} ({}); {e}", pkg.file),
+            vec![e.clone()],
+        ));
+    }
     Ok(match &c.version {
         Some(v) if *v == want => Outcome::pass(format!("{v}, the vendor build ({})", pkg.file)),
         Some(v) => Outcome::fail(

@@ -528,13 +528,48 @@ mod tests {
                 status: 1,
                 output: "error: rpmdb: BDB0113 Thread/process died\n".into(),
             });
-        let r = report(&fs, &OsInfo::linux("centos", 6, 10), None);
+        let mut r = report(&fs, &OsInfo::linux("centos", 6, 10), None);
         assert_eq!(result(&r, "fstab-device-names").status, Status::Warn);
-        assert_eq!(result(&r, "cloud-init-installed").status, Status::Error);
-        assert!(result(&r, "cloud-init-installed").detail.contains("rpmdb"));
-        assert!(r.has_errors() && !r.compliant);
+        // An unreadable package database is a finding about the guest, not a broken check.
+        let installed = result(&r, "cloud-init-installed");
+        assert_eq!(installed.status, Status::Fail);
+        assert!(
+            installed.detail.contains("package database unreadable")
+                && installed.detail.contains("rpmdb"),
+            "{installed:?}"
+        );
+        assert!(!r.has_errors() && !r.compliant);
+        // A check that could not run is reported as such.
+        r.results[0].status = Status::Error;
+        assert!(r.has_errors());
         let text = render_text(&r, false, false);
         assert!(text.contains("ERROR: some checks could not run"), "{text}");
+    }
+
+    #[test]
+    fn a_guest_imgseal_has_no_package_operations_for_is_still_reported() {
+        let fs = MemFs::new()
+            .file("/etc/fstab", "/dev/sda1 / ext4 defaults 0 1\n")
+            .file(
+                "/var/lib/pacman/local/cloud-init-23.4.4-1/desc",
+                "%NAME%\ncloud-init\n\n%VERSION%\n23.4.4-1\n",
+            );
+        let arch = OsInfo {
+            package_format: crate::facts::PackageFormat::Pacman,
+            package_management: "pacman".into(),
+            ..OsInfo::linux("archlinux", 0, 0)
+        };
+        let r = report(&fs, &arch, None);
+        assert!(!r.has_errors(), "{:#?}", r.results);
+        let installed = result(&r, "cloud-init-installed");
+        assert_eq!(installed.status, Status::Pass);
+        assert!(installed.detail.contains("23.4.4-1"), "{installed:?}");
+        let vendor = result(&r, "cloud-init-vendor");
+        assert_eq!(vendor.status, Status::Fail);
+        assert!(
+            vendor.detail.contains("deb and rpm guests only") && vendor.detail.contains("pacman"),
+            "{vendor:?}"
+        );
     }
 
     #[test]

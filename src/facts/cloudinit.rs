@@ -27,6 +27,10 @@ pub struct CloudInit {
     pub config_errors: Vec<String>,
     /// Entries under /var/lib/cloud (state from an earlier boot).
     pub state_entries: Vec<String>,
+    /// Why the package database could not say whether cloud-init is installed
+    /// (`package database unreadable: …`); `installed` and `version` are then unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_database_error: Option<String>,
 }
 
 /// cloud.cfg, then cloud.cfg.d/*.cfg in lexical order.
@@ -62,7 +66,13 @@ pub fn effective_datasources(
 }
 
 pub fn scan(fs: &dyn GuestFs, os: &OsInfo) -> Result<CloudInit> {
-    let version = packages::installed_version(fs, os, "cloud-init")?;
+    // An unreadable database is a fact about the guest, not a reason to stop reading it.
+    let (version, package_database_error) = match packages::installed_version(fs, os, "cloud-init")
+    {
+        Ok(v) => (v, None),
+        Err(e) if e.downcast_ref::<packages::Unreadable>().is_some() => (None, Some(e.to_string())),
+        Err(e) => return Err(e),
+    };
     let (effective, config_files, config_errors) = effective_datasources(fs)?;
     let state_entries = fs
         .list(STATE_DIR)?
@@ -77,6 +87,7 @@ pub fn scan(fs: &dyn GuestFs, os: &OsInfo) -> Result<CloudInit> {
         config_files,
         config_errors,
         state_entries,
+        package_database_error,
     })
 }
 

@@ -79,6 +79,8 @@ named_enum! {
         Rpm = "rpm",
         Pacman = "pacman",
         Apk = "apk",
+        Ebuild = "ebuild",
+        Xbps = "xbps",
     }
 }
 
@@ -103,7 +105,7 @@ pub struct OsInfo {
     pub minor_version: i32,
     pub arch: String,
     pub product_name: String,
-    /// `deb`, `rpm`, `pacman`, `apk` or `unknown`.
+    /// `deb`, `rpm`, `pacman`, `apk`, `ebuild`, `xbps` or `unknown` (libguestfs's names).
     pub package_format: PackageFormat,
     /// `apt`, `yum`, `dnf`, ...
     pub package_management: String,

@@ -583,6 +583,30 @@ impl Handle {
         self.list_call("inspect_os", |g| unsafe { sys::guestfs_inspect_os(g) })
     }
 
+    /// (major, minor) version of an operating system `inspect_os` found.
+    pub fn inspect_get_version(&self, root: &str) -> Result<(i32, i32)> {
+        let major = self.path_int(
+            "inspect_get_major_version",
+            root,
+            sys::guestfs_inspect_get_major_version,
+        )?;
+        let minor = self.path_int(
+            "inspect_get_minor_version",
+            root,
+            sys::guestfs_inspect_get_minor_version,
+        )?;
+        Ok((major, minor))
+    }
+
+    /// (mountpoint, device) pairs of an operating system `inspect_os` found.
+    pub fn inspect_get_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
+        let r = to_cstring("inspect_get_mountpoints", root)?;
+        self.list_call("inspect_get_mountpoints", |g| unsafe {
+            sys::guestfs_inspect_get_mountpoints(g, r.as_ptr())
+        })
+        .map(pairs)
+    }
+
     /// One of the string-valued `inspect_get_*` calls, by name.
     pub fn inspect_get(&self, what: InspectField, root: &str) -> Result<String> {
         use InspectField::*;

@@ -7,11 +7,13 @@
 //! candidate filesystem is mounted read-only and asked for its release files, fstab,
 //! hostname and the ELF header of one binary: about 1 s in all for a one-partition guest.
 //!
-//! What is identified: Linux roots from `/etc/os-release` (or `/usr/lib/os-release`), with
-//! the release files libguestfs also reads when os-release is missing or gives only a major
-//! version (`/etc/redhat-release`, `/etc/centos-release`, `/etc/debian_version`,
-//! `/etc/lsb-release`); a root with `/etc/fstab` but no release file is Linux of unknown
-//! distribution. Windows roots are recognised by `\Windows\System32` (and refused by the
+//! What is identified: Linux roots from `/etc/os-release` (or `/usr/lib/os-release` when
+//! the one in `/etc` is missing, a dangling link or names no `ID`), with the release files
+//! libguestfs also reads when os-release is missing or gives only a major version
+//! (`/etc/{oracle,centos,rocky,almalinux,redhat,fedora,system}-release`,
+//! `/etc/debian_version`, `/etc/lsb-release`, `/etc/arch-release`, `/etc/gentoo-release`,
+//! `/etc/alpine-release`, `/etc/SuSE-release`); a root with `/etc/fstab` but no release
+//! file is Linux of unknown distribution. Windows roots are recognised by `\Windows\System32` (and refused by the
 //! callers). Distribution names are libguestfs's, so vendor manifests keep their meaning.
 //! Not covered: btrfs roots in a subvolume other than the default one.
 
@@ -106,11 +108,35 @@ pub fn examine(fs: &dyn GuestFs) -> Result<Option<Found>> {
         }
         Ok(None)
     };
+    // An os-release that is missing, a dangling link (absolute links resolve inside the
+    // guest) or names no ID defers to systemd's fallback copy in /usr/lib.
+    let mut os_release = None;
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Some(t) = fs.read_text(p)?
+            && os_release_id(&t).is_some()
+        {
+            os_release = Some(t);
+            break;
+        }
+    }
     let files = ReleaseFiles {
-        os_release: first(&["/etc/os-release", "/usr/lib/os-release"])?,
-        redhat_release: first(&["/etc/redhat-release", "/etc/centos-release"])?,
+        os_release,
+        // Oracle Linux's redhat-release names Red Hat: its own file comes first.
+        redhat_release: first(&[
+            "/etc/oracle-release",
+            "/etc/centos-release",
+            "/etc/rocky-release",
+            "/etc/almalinux-release",
+            "/etc/redhat-release",
+            "/etc/fedora-release",
+            "/etc/system-release",
+        ])?,
         debian_version: fs.read_text("/etc/debian_version")?,
         lsb_release: fs.read_text("/etc/lsb-release")?,
+        arch_release: fs.lstat("/etc/arch-release")?.is_some(),
+        gentoo_release: fs.read_text("/etc/gentoo-release")?,
+        alpine_release: fs.read_text("/etc/alpine-release")?,
+        suse_release: first(&["/etc/SuSE-release", "/etc/SUSE-brand"])?,
     };
     let fstab_text = fs.read_text("/etc/fstab")?;
     let id = match identify(&files) {
@@ -183,6 +209,20 @@ pub struct ReleaseFiles {
     pub redhat_release: Option<String>,
     pub debian_version: Option<String>,
     pub lsb_release: Option<String>,
+    /// `/etc/arch-release` exists (it is empty on Arch).
+    pub arch_release: bool,
+    pub gentoo_release: Option<String>,
+    pub alpine_release: Option<String>,
+    /// `/etc/SuSE-release` (SLES 11, openSUSE before 15).
+    pub suse_release: Option<String>,
+}
+
+/// The `ID` an os-release text names, if any.
+fn os_release_id(text: &str) -> Option<String> {
+    let vars = shellvars::parse(text);
+    shellvars::get(&vars, "ID")
+        .map(|v| v.value.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -239,6 +279,7 @@ fn parse_redhat_release(line: &str) -> Option<Identity> {
         ("almalinux", "almalinux"),
         ("scientific linux", "scientificlinux"),
         ("oracle linux", "oraclelinux"),
+        ("amazon linux", "amazonlinux"),
     ]
     .iter()
     .find(|(p, _)| lower.contains(p))
@@ -311,8 +352,81 @@ pub fn identify(f: &ReleaseFiles) -> Option<Identity> {
             Some(id)
         }
         Some(id) => Some(id),
-        None => redhat.or(lsb).or(debian),
+        None => redhat
+            .or(lsb)
+            .or(debian)
+            .or_else(|| f.arch_release.then(|| release_line("archlinux", "")))
+            .or_else(|| {
+                f.gentoo_release
+                    .as_deref()
+                    .map(|t| release_line("gentoo", t))
+            })
+            .or_else(|| {
+                f.alpine_release
+                    .as_deref()
+                    .map(|t| release_line("alpinelinux", t))
+            })
+            .or_else(|| f.suse_release.as_deref().and_then(parse_suse_release)),
     }
+}
+
+/// A release file whose first line is the product, with the first `N.N` (or `N`) in it as
+/// the version: `Gentoo Base System release 2.14` → 2.14; an empty file gives 0.0.
+fn release_line(distro: &str, text: &str) -> Identity {
+    let line = text.lines().next().unwrap_or("").trim();
+    let (major, minor) = line
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find_map(|w| parse_version(w.trim_matches('.')))
+        .unwrap_or((0, 0));
+    Identity {
+        distro: distro.into(),
+        major,
+        minor,
+        product: line.to_string(),
+    }
+}
+
+/// `/etc/SuSE-release`: the product on the first line, `VERSION = 11` and
+/// `PATCHLEVEL = 4` (SLES) or `VERSION = 13.2` (openSUSE) below it.
+fn parse_suse_release(text: &str) -> Option<Identity> {
+    let product = text.lines().next()?.trim();
+    let distro = if product.starts_with("SUSE Linux Enterprise")
+        || product.starts_with("SUSE LINUX Enterprise")
+        || product.starts_with("Novell Linux Desktop")
+    {
+        "sles"
+    } else if ["openSUSE", "SuSE Linux", "SUSE LINUX"]
+        .iter()
+        .any(|p| product.starts_with(p))
+    {
+        "opensuse"
+    } else {
+        return None;
+    };
+    let field = |k: &str| {
+        text.lines().find_map(|l| {
+            let (key, v) = l.split_once('=')?;
+            (key.trim() == k).then(|| v.trim().to_string())
+        })
+    };
+    let (mut major, mut minor) = field("VERSION")
+        .and_then(|v| parse_version(&v))
+        .unwrap_or((0, 0));
+    if distro == "sles"
+        && let Some(p) = field("PATCHLEVEL").and_then(|p| p.parse().ok())
+    {
+        minor = p;
+    }
+    if major == 0 {
+        let r = release_line(distro, product);
+        (major, minor) = (r.major, r.minor);
+    }
+    Some(Identity {
+        distro: distro.into(),
+        major,
+        minor,
+        product: product.to_string(),
+    })
 }
 
 /// (package format, package manager) of a distribution, as libguestfs names them.
@@ -328,6 +442,9 @@ pub fn package_tools(distro: &str, major: i32) -> (PackageFormat, &'static str) 
         "opensuse" | "sles" => (Rpm, "zypper"),
         "archlinux" => (Pacman, "pacman"),
         "alpinelinux" => (Apk, "apk"),
+        "gentoo" => (Ebuild, "portage"),
+        "voidlinux" => (Xbps, "xbps"),
+        "mageia" => (Rpm, "urpmi"),
         _ => (Unknown, "unknown"),
     }
 }
@@ -501,6 +618,7 @@ mod tests {
             redhat_release: rh.map(str::to_string),
             debian_version: deb.map(str::to_string),
             lsb_release: lsb.map(str::to_string),
+            ..Default::default()
         }
     }
 
@@ -674,6 +792,185 @@ mod tests {
         let win = MemFs::new().dir("/WINDOWS/System32/config");
         let f = examine(&win).unwrap().unwrap();
         assert_eq!(f.os.os_type, OsFamily::Windows);
+    }
+
+    /// What `examine` makes of a root holding these files (and an fstab, so it is a root).
+    fn examined(files: &[(&str, &str)]) -> OsInfo {
+        let mut fs = MemFs::new().file("/etc/fstab", "/dev/sda1 / ext4 defaults 0 1\n");
+        for (p, t) in files {
+            fs = fs.file(p, t);
+        }
+        examine(&fs).unwrap().unwrap().os
+    }
+
+    fn summary(os: &OsInfo) -> (String, i32, i32, String, String) {
+        (
+            os.distro.clone(),
+            os.major_version,
+            os.minor_version,
+            os.package_format.to_string(),
+            os.package_management.clone(),
+        )
+    }
+
+    fn want(
+        d: &str,
+        major: i32,
+        minor: i32,
+        fmt: &str,
+        mgr: &str,
+    ) -> (String, i32, i32, String, String) {
+        (d.into(), major, minor, fmt.into(), mgr.into())
+    }
+
+    #[test]
+    fn os_release_falls_back_to_usr_lib() {
+        let usr_lib =
+            "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=39\nPRETTY_NAME=\"Fedora Linux 39\"\n";
+        // Missing from /etc.
+        let os = examined(&[("/usr/lib/os-release", usr_lib)]);
+        assert_eq!(summary(&os), want("fedora", 39, 0, "rpm", "dnf"));
+        assert_eq!(os.product_name, "Fedora Linux 39");
+        // A link, absolute or relative, resolves inside the guest.
+        for target in ["/usr/lib/os-release", "../usr/lib/os-release"] {
+            let fs = MemFs::new()
+                .file("/etc/fstab", "")
+                .file("/usr/lib/os-release", usr_lib)
+                .link("/etc/os-release", target);
+            let os = examine(&fs).unwrap().unwrap().os;
+            assert_eq!(os.distro, "fedora", "link to {target}");
+        }
+        // A dangling link (the target on a /usr not mounted, or gone) defers to /usr/lib.
+        let fs = MemFs::new()
+            .file("/etc/fstab", "")
+            .file("/usr/lib/os-release", usr_lib)
+            .link("/etc/os-release", "/usr/share/nowhere/os-release");
+        assert_eq!(examine(&fs).unwrap().unwrap().os.distro, "fedora");
+        // An /etc/os-release naming no ID does too.
+        let os = examined(&[
+            ("/etc/os-release", "# emptied by an image builder\n"),
+            ("/usr/lib/os-release", usr_lib),
+        ]);
+        assert_eq!(os.distro, "fedora");
+        // /etc wins when both name a distribution.
+        let os = examined(&[
+            ("/etc/os-release", "ID=rocky\nVERSION_ID=9.3\n"),
+            ("/usr/lib/os-release", usr_lib),
+        ]);
+        assert_eq!(summary(&os), want("rocky", 9, 3, "rpm", "dnf"));
+    }
+
+    #[test]
+    fn arch_linux_from_os_release_or_arch_release() {
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"Arch Linux\"\nPRETTY_NAME=\"Arch Linux\"\nID=arch\nBUILD_ID=rolling\n",
+        )]);
+        assert_eq!(summary(&os), want("archlinux", 0, 0, "pacman", "pacman"));
+        assert_eq!(os.product_name, "Arch Linux");
+        // An old Arch: only the empty /etc/arch-release.
+        let os = examined(&[("/etc/arch-release", "")]);
+        assert_eq!(summary(&os), want("archlinux", 0, 0, "pacman", "pacman"));
+    }
+
+    #[test]
+    fn suse_from_os_release_and_suse_release() {
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"openSUSE Leap\"\nVERSION_ID=\"15.5\"\nID=\"opensuse-leap\"\nPRETTY_NAME=\"openSUSE Leap 15.5\"\n",
+        )]);
+        assert_eq!(summary(&os), want("opensuse", 15, 5, "rpm", "zypper"));
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"SLES\"\nVERSION_ID=\"15.4\"\nID=\"sles\"\n",
+        )]);
+        assert_eq!(summary(&os), want("sles", 15, 4, "rpm", "zypper"));
+        let os = examined(&[(
+            "/etc/SuSE-release",
+            "SUSE Linux Enterprise Server 11 (x86_64)\nVERSION = 11\nPATCHLEVEL = 4\n",
+        )]);
+        assert_eq!(summary(&os), want("sles", 11, 4, "rpm", "zypper"));
+        assert_eq!(os.product_name, "SUSE Linux Enterprise Server 11 (x86_64)");
+        let os = examined(&[(
+            "/etc/SuSE-release",
+            "openSUSE 13.2 (x86_64)\nVERSION = 13.2\nCODENAME = Harlequin\n",
+        )]);
+        assert_eq!(summary(&os), want("opensuse", 13, 2, "rpm", "zypper"));
+        // A SuSE-release of something else is not taken for SUSE.
+        let os = examined(&[("/etc/SuSE-release", "Plan 9 from Bell Labs\n")]);
+        assert_eq!(os.distro, "unknown");
+    }
+
+    #[test]
+    fn alpine_and_gentoo() {
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.18.4\nPRETTY_NAME=\"Alpine Linux v3.18\"\n",
+        )]);
+        assert_eq!(summary(&os), want("alpinelinux", 3, 18, "apk", "apk"));
+        let os = examined(&[("/etc/alpine-release", "3.16.2\n")]);
+        assert_eq!(summary(&os), want("alpinelinux", 3, 16, "apk", "apk"));
+        let os = examined(&[("/etc/gentoo-release", "Gentoo Base System release 2.14\n")]);
+        assert_eq!(summary(&os), want("gentoo", 2, 14, "ebuild", "portage"));
+        assert_eq!(os.product_name, "Gentoo Base System release 2.14");
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=Gentoo\nID=gentoo\nPRETTY_NAME=\"Gentoo Linux\"\nVERSION_ID=\"2.15\"\n",
+        )]);
+        assert_eq!(summary(&os), want("gentoo", 2, 15, "ebuild", "portage"));
+    }
+
+    #[test]
+    fn coreos_and_fedora_coreos() {
+        // Container Linux names itself coreos, and has no package manager.
+        let os = examined(&[(
+            "/usr/lib/os-release",
+            "NAME=\"Container Linux by CoreOS\"\nID=coreos\nVERSION_ID=2512.3.0\n",
+        )]);
+        assert_eq!(summary(&os), want("coreos", 2512, 3, "unknown", "unknown"));
+        // Fedora CoreOS is Fedora (its VARIANT_ID says coreos), as libguestfs reports it.
+        let os = examined(&[(
+            "/usr/lib/os-release",
+            "NAME=\"Fedora Linux\"\nID=fedora\nVERSION_ID=39\nVARIANT_ID=coreos\n",
+        )]);
+        assert_eq!(summary(&os), want("fedora", 39, 0, "rpm", "dnf"));
+    }
+
+    #[test]
+    fn rhel_rebuilds_from_their_own_release_files() {
+        let os = examined(&[(
+            "/etc/rocky-release",
+            "Rocky Linux release 8.9 (Green Obsidian)\n",
+        )]);
+        assert_eq!(summary(&os), want("rocky", 8, 9, "rpm", "dnf"));
+        let os = examined(&[(
+            "/etc/almalinux-release",
+            "AlmaLinux release 9.3 (Shamrock Pampas Cat)\n",
+        )]);
+        assert_eq!(summary(&os), want("almalinux", 9, 3, "rpm", "dnf"));
+        // Oracle's redhat-release says Red Hat: oracle-release decides.
+        let os = examined(&[
+            (
+                "/etc/redhat-release",
+                "Red Hat Enterprise Linux Server release 7.9 (Maipo)\n",
+            ),
+            ("/etc/oracle-release", "Oracle Linux Server release 7.9\n"),
+        ]);
+        assert_eq!(summary(&os), want("oraclelinux", 7, 9, "rpm", "yum"));
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"Oracle Linux Server\"\nID=\"ol\"\nVERSION_ID=\"8.9\"\n",
+        )]);
+        assert_eq!(summary(&os), want("oraclelinux", 8, 9, "rpm", "dnf"));
+        let os = examined(&[("/etc/system-release", "Amazon Linux release 2 (Karoo)\n")]);
+        assert_eq!(summary(&os), want("amazonlinux", 2, 0, "rpm", "yum"));
+        let os = examined(&[(
+            "/etc/os-release",
+            "NAME=\"Amazon Linux\"\nID=\"amzn\"\nVERSION_ID=\"2023\"\n",
+        )]);
+        assert_eq!(summary(&os), want("amazonlinux", 2023, 0, "rpm", "dnf"));
+        let os = examined(&[("/etc/fedora-release", "Fedora release 38 (Thirty Eight)\n")]);
+        assert_eq!(summary(&os), want("fedora", 38, 0, "rpm", "dnf"));
     }
 
     #[test]

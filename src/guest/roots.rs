@@ -7,12 +7,18 @@ use super::launch::Appliance;
 use super::memo::Root;
 use crate::facts::OsInfo;
 use crate::ffi::guestfs::Handle;
+use crate::guest::fs::GuestFs;
+use crate::ui::Reporter;
 use anyhow::{Context, Result, bail};
 
 impl Appliance {
     /// The one operating system on the disk. No OS or several are errors that say what to do.
-    pub fn inspect(&self, image: &str) -> Result<OsInfo> {
-        let found = self.found()?;
+    /// When imgseal's fast inspection finds no root, libguestfs's is asked (and `rep` told).
+    pub fn inspect(&self, image: &str, rep: &dyn Reporter) -> Result<OsInfo> {
+        let mut found = self.found()?;
+        if found.is_empty() {
+            found = self.found_by_libguestfs(image, rep)?;
+        }
         if found.is_empty() {
             return Err(self.explain_no_os(image));
         }
@@ -118,6 +124,85 @@ impl Appliance {
         Ok(roots)
     }
 
+    /// libguestfs's own (slow, broad) inspection, for a disk where imgseal's found no root but
+    /// some filesystem could hold one: a root in a btrfs subvolume, or a layout imgseal does not
+    /// read. Said in one line; what it finds replaces the (empty) fast answer. An encrypted or
+    /// filesystem-less disk is not asked: libguestfs could not read it either.
+    fn found_by_libguestfs(&self, image: &str, rep: &dyn Reporter) -> Result<Vec<Root>> {
+        let Some(why) = self.undecided()? else {
+            return Ok(vec![]);
+        };
+        rep.note(&format!(
+            "{image}: imgseal's fast inspection found no root ({why}); asking libguestfs's inspect_os (slower)"
+        ));
+        self.h
+            .umount_all()
+            .context("unmounting before libguestfs inspection")?;
+        self.cache.clear();
+        let roots = self.h.inspect_os().context("libguestfs inspect_os")?;
+        let mut found = Vec::new();
+        for root in roots {
+            let os = os_from_libguestfs(&self.h, &root)
+                .with_context(|| format!("libguestfs inspection of {root}"))?;
+            let mountpoints = self.h.inspect_get_mountpoints(&root).unwrap_or_default();
+            found.push(Root { os, mountpoints });
+        }
+        *self.found.borrow_mut() = Some(found.clone());
+        Ok(found)
+    }
+
+    /// Why a disk on which imgseal found no root may still hold one libguestfs finds: a
+    /// btrfs filesystem (the root may be a subvolume other than the default), a candidate
+    /// that would not mount, or one holding parts of an operating system (a separate `/usr`,
+    /// an `/etc` without release files). None for a blank or data-only disk, which keeps
+    /// its quick "no operating system" answer.
+    fn undecided(&self) -> Result<Option<String>> {
+        const TRACES: &[&str] = &[
+            "/etc",
+            "/usr/lib/os-release",
+            "/lib/os-release",
+            "/bin",
+            "/sbin",
+            "/usr/bin",
+        ];
+        let rec = crate::ui::Recorder::default();
+        for f in self
+            .filesystems()?
+            .iter()
+            .filter(|f| inspect::may_hold_root(&f.vfs))
+        {
+            if f.vfs == "btrfs" {
+                return Ok(Some(format!(
+                    "{} is btrfs: a root may be in a subvolume",
+                    f.dev
+                )));
+            }
+            self.cache.clear();
+            if self.h.mount_ro(&f.dev, "/").is_err() {
+                return Ok(Some(format!("{} ({}) would not mount", f.dev, f.vfs)));
+            }
+            let g = self.guest(&rec);
+            let mut trace = None;
+            for t in TRACES {
+                if g.exists(t)? {
+                    trace = Some(*t);
+                    break;
+                }
+            }
+            self.cache.clear();
+            self.h
+                .umount("/")
+                .with_context(|| format!("unmounting {}", f.dev))?;
+            if let Some(t) = trace {
+                return Ok(Some(format!(
+                    "{} holds {t} but no root imgseal recognises",
+                    f.dev
+                )));
+            }
+        }
+        Ok(None)
+    }
+
     /// The mountpoints the root's fstab names, resolved to appliance devices.
     pub(super) fn fstab_mountpoints(&self, root: &str) -> Result<Vec<(String, String)>> {
         Ok(self
@@ -145,6 +230,27 @@ impl Appliance {
             "{image}: no operating system found (a blank or data-only disk); imgseal needs a disk with an installed Linux system"
         )
     }
+}
+
+/// The operating system libguestfs's inspection reports for one root.
+fn os_from_libguestfs(h: &Handle, root: &str) -> Result<OsInfo> {
+    use crate::facts::{OsFamily, PackageFormat};
+    use crate::ffi::guestfs::InspectField as F;
+    let get = |f: F| h.inspect_get(f, root).unwrap_or_else(|_| "unknown".into());
+    let (major, minor) = h.inspect_get_version(root).unwrap_or((0, 0));
+    Ok(OsInfo {
+        os_type: OsFamily::from_name(&get(F::Type)),
+        distro: get(F::Distro),
+        major_version: major,
+        minor_version: minor,
+        arch: get(F::Arch),
+        product_name: get(F::ProductName),
+        package_format: PackageFormat::from_name(&get(F::PackageFormat)),
+        package_management: get(F::PackageManagement),
+        init_system: Default::default(),
+        hostname: h.inspect_get(F::Hostname, root).unwrap_or_default(),
+        root: root.to_string(),
+    })
 }
 
 /// The single root of an image; none or several are errors that say what to do.

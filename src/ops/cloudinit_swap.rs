@@ -34,6 +34,9 @@ pub const STAGING: &str = "/var/lib/imgseal-vendor";
 const POLICY_RC_D: &str = "/usr/sbin/policy-rc.d";
 
 fn run(ctx: &OpCtx) -> Result<Vec<String>> {
+    if let Some(gap) = packages::vendor_gap(ctx.os) {
+        bail!("{gap}; pass --skip cloud-init-swap to convert without it");
+    }
     let vendor = match &ctx.vendor {
         Ok(v) => *v,
         Err(why) => bail!(

@@ -26,7 +26,7 @@ impl Inspected {
     pub fn inspect(l: Launched, rep: &dyn Reporter) -> Result<Inspected> {
         crate::signals::check()?;
         rep.stage("inspect", "identifying the operating system");
-        let mut os = l.app.inspect(&l.input.display())?;
+        let mut os = l.app.inspect(&l.input.display(), rep)?;
         let mounts = l.app.mount_os(&mut os, l.readonly)?;
         Ok(Inspected {
             app: l.app,

@@ -1,0 +1,159 @@
+//! Issue 17: guests laid out as distributions imgseal has no operations for, or missing the
+//! guest binaries imgseal used to read facts with, are inspected and checked: a report
+//! (exit 0 or 1), never exit 2. One `inspect` and one `check` per fixture.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+fn inspect(t: &Imgseal, name: &str) -> Value {
+    let img = fixture(&format!("{name}.qcow2"));
+    let out = t.run(&["-q", "inspect", "--json", img.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+    json(&out)
+}
+
+fn check(t: &Imgseal, name: &str) -> (Value, Option<i32>) {
+    let img = fixture(&format!("{name}.qcow2"));
+    let before = sha256_file(&img);
+    let out = t.run(&[
+        "-q",
+        "check",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(sha256_file(&img), before, "{name}: the input image changed");
+    let j = json(&out);
+    let errors: Vec<_> = j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "error")
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name}: checks that could not run: {errors:#?}"
+    );
+    (j, out.status.code())
+}
+
+fn result<'a>(j: &'a Value, id: &str) -> &'a Value {
+    j["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no result {id} in {j}"))
+}
+
+#[test]
+fn arch_linux_is_inspected_with_its_pacman_database_and_checked() {
+    let meta = fixture_meta("arch");
+    let t = Imgseal::new();
+    let j = inspect(&t, "arch");
+    assert_eq!(j["os"]["distro"], "archlinux");
+    assert_eq!(j["os"]["distro"], meta["distro"]);
+    assert_eq!(j["os"]["package_format"], "pacman");
+    assert_eq!(j["os"]["package_management"], "pacman");
+    assert_eq!(j["cloud_init"]["installed"], true);
+    assert_eq!(j["cloud_init"]["version"], meta["cloud_init_version"]);
+
+    let (r, code) = check(&t, "arch");
+    assert_eq!(code, Some(1), "a report naming what fails: {r}");
+    let installed = result(&r, "cloud-init-installed");
+    assert_eq!(installed["status"], "pass", "{installed}");
+    assert!(
+        installed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/var/lib/pacman/local"),
+        "{installed}"
+    );
+    let vendor = result(&r, "cloud-init-vendor");
+    assert_eq!(vendor["status"], "fail", "{vendor}");
+    assert!(
+        vendor["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deb and rpm guests only"),
+        "the vendor-package gap is named: {vendor}"
+    );
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+}
+
+#[test]
+fn a_guest_without_a_shell_gets_a_finding_not_an_exit_2() {
+    let meta = fixture_meta("nosh");
+    let t = Imgseal::new();
+    let j = inspect(&t, "nosh");
+    assert_eq!(j["os"]["distro"], meta["distro"]);
+    assert_eq!(j["os"]["major_version"], meta["major"]);
+    assert_eq!(j["os"]["minor_version"], meta["minor"]);
+    let why = j["cloud_init"]["package_database_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no package database error in {j}"));
+    assert!(why.starts_with("package database unreadable: "), "{why}");
+
+    let (r, code) = check(&t, "nosh");
+    assert_eq!(code, Some(1), "{r}");
+    let installed = result(&r, "cloud-init-installed");
+    assert_eq!(installed["status"], "fail", "{installed}");
+    assert!(
+        installed["detail"]
+            .as_str()
+            .unwrap()
+            .contains("package database unreadable"),
+        "{installed}"
+    );
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+}
+
+/// A root imgseal's own inspection does not recognise (Slackware: `/etc/slackware-version`,
+/// no fstab) but libguestfs's does: inspect says it asked libguestfs, in one line, and
+/// reports libguestfs's answer instead of "no operating system found".
+#[test]
+fn a_root_only_libguestfs_recognises_is_inspected_by_libguestfs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for d in ["etc", "bin", "usr/bin", "root", "tmp"] {
+        std::fs::create_dir_all(tree.join(d)).unwrap();
+    }
+    std::fs::write(tree.join("etc/slackware-version"), "Slackware 14.2\n").unwrap();
+    std::fs::write(tree.join("etc/hosts"), "127.0.0.1 localhost\n").unwrap();
+    std::fs::copy("/usr/bin/ls", tree.join("bin/ls")).unwrap();
+    let disk = dir.path().join("slackware.raw");
+    let made = std::process::Command::new("mke2fs")
+        .args(["-q", "-F", "-t", "ext4", "-d"])
+        .arg(&tree)
+        .arg(&disk)
+        .arg("16M")
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let t = Imgseal::new();
+    let out = t.run(&["inspect", "--json", disk.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let notes: Vec<_> = err
+        .lines()
+        .filter(|l| l.contains("asking libguestfs's inspect_os"))
+        .collect();
+    assert_eq!(notes.len(), 1, "said once: {err}");
+    assert!(notes[0].contains("/dev/sda holds /etc"), "{}", notes[0]);
+    let j = json(&out);
+    assert_eq!(j["os"]["type"], "linux", "{j}");
+    assert_eq!(j["os"]["distro"], "slackware", "{j}");
+    assert_eq!(j["os"]["major_version"], 14);
+    assert_eq!(j["os"]["minor_version"], 2);
+    assert_eq!(j["os"]["root"], "/dev/sda");
+    // Slackware has no package database imgseal reads: a finding, not a failure to inspect.
+    assert!(
+        j["cloud_init"]["package_database_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("package database unreadable")),
+        "{j}"
+    );
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+}
