@@ -19,9 +19,8 @@
 #   virtual  convert of the bootable Debian fixture grown to 4 GiB and to 64 GiB virtual (the
 #            same data): the cost follows the data, not the virtual size; goal 64G/4G <= 1.1
 #   shard    4 copies of the Debian fixture: one batch --jobs 2 vs 2 Slurm array tasks of
-#            --jobs 1 on a one-node local cluster (scripts/slurm-local.sh); the shard partition
-#            is by name hash, so the tasks may get 3+1 (then the array waits for the longer
-#            task); goal array <= 1.15x the batch
+#            --jobs 1 on a one-node local cluster (scripts/slurm-local.sh); the partition
+#            deals the 4 images 2 + 2; goal array <= 1.15x the batch
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch

@@ -44,21 +44,18 @@ fn slurm(conf: &str, prog: &str, args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// Four names, two in each of 2 shards.
+/// Four names, shard 0's two first (the partition always splits 4 images 2 + 2).
 fn names() -> Vec<String> {
-    let mut by = [vec![], vec![]];
-    for i in 0.. {
-        let n = format!("vendor-{i}.qcow2");
-        let s = shard::of(&n, 2) as usize;
-        if by[s].len() < 2 {
-            by[s].push(n);
-        }
-        if by[0].len() == 2 && by[1].len() == 2 {
-            break;
-        }
-    }
-    let [a, b] = by;
-    a.into_iter().chain(b).collect()
+    let all: Vec<String> = (0..4).map(|i| format!("vendor-{i}.qcow2")).collect();
+    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let shards = shard::assign(&refs, 2);
+    let mut named: Vec<(u32, String)> = shards.into_iter().zip(all).collect();
+    named.sort();
+    assert_eq!(
+        named[1].0, 0,
+        "4 images over 2 shards split 2 + 2: {named:?}"
+    );
+    named.into_iter().map(|(_, n)| n).collect()
 }
 
 struct Array<'a> {

@@ -48,12 +48,15 @@ pub struct BatchOpts {
 /// The whole batch's images with the shard each belongs to (every shard writes this list
 /// into its summary, so `batch-report` knows the images of a shard that never ran).
 pub fn plan(entries: &[Entry], shard: Option<Shard>) -> Vec<PlannedImage> {
+    let names: Vec<&str> = entries.iter().map(|e| e.output.as_str()).collect();
+    let shards = shard.map(|s| shard::assign(&names, s.count));
     entries
         .iter()
-        .map(|e| PlannedImage {
+        .enumerate()
+        .map(|(i, e)| PlannedImage {
             input: e.input.clone(),
             output: e.output.clone(),
-            shard: shard.map(|s| shard::of(&e.output, s.count)),
+            shard: shards.as_ref().map(|v| v[i]),
         })
         .collect()
 }
@@ -105,7 +108,7 @@ pub fn run(mut o: BatchOpts) -> Result<Summary> {
         })?,
     };
     if let Some(s) = o.shard {
-        o.entries.retain(|e| s.takes(e));
+        o.entries = s.select(std::mem::take(&mut o.entries));
         // The engine retries a failed or preempted task: what it finished is kept.
         o.resume = true;
     }

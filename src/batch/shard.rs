@@ -1,8 +1,10 @@
 //! `batch --shard I/N`: one array task's share of a batch. The partition is by a hash of each
-//! output's name, so every host computes the same shards whatever order the inputs were
-//! listed in or a directory was read; every image is in exactly one shard. `--shard auto`
-//! takes the index and count from the array engine running the task (Slurm, Kubernetes
-//! Indexed Jobs, AWS Batch).
+//! output's name: the batch's outputs are ranked by their SHA-256 and dealt out in turn, so
+//! every host computes the same shards whatever order the inputs were listed in or a
+//! directory was read, every image is in exactly one shard, and shard sizes differ by at most
+//! one (a plain hash modulo N can give 3 + 1 for 4 images over 2 tasks, and the array then
+//! waits for the longer task). `--shard auto` takes the index and count from the array engine
+//! running the task (Slurm, Kubernetes Indexed Jobs, AWS Batch).
 
 use super::plan::Entry;
 use anyhow::{Result, bail};
@@ -22,12 +24,23 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// The shard an output name belongs to among `count`: the first 8 bytes of its SHA-256, big
-/// endian, modulo `count`.
-pub fn of(output: &str, count: u32) -> u32 {
-    let d = sha2::Sha256::digest(output.as_bytes());
-    let h = u64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
-    (h % u64::from(count.max(1))) as u32
+/// The shard of each output name among `count`, in the order given: the names are sorted by
+/// their SHA-256 (the name itself breaks a tie) and the k-th of that order goes to shard
+/// k mod `count`. The answer depends only on the set of names, never on their order; the
+/// shards differ in size by at most one.
+pub fn assign(outputs: &[&str], count: u32) -> Vec<u32> {
+    let count = count.max(1);
+    let mut ranked: Vec<(_, &str, usize)> = outputs
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (sha2::Sha256::digest(o.as_bytes()), *o, i))
+        .collect();
+    ranked.sort();
+    let mut shard = vec![0; outputs.len()];
+    for (rank, (_, _, i)) in ranked.into_iter().enumerate() {
+        shard[i] = (rank % count as usize) as u32;
+    }
+    shard
 }
 
 impl Shard {
@@ -54,9 +67,16 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// Whether this shard takes `e`.
-    pub fn takes(&self, e: &Entry) -> bool {
-        of(&e.output, self.count) == self.index
+    /// This shard's entries of the whole batch's `entries`, in their order.
+    pub fn select(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let names: Vec<&str> = entries.iter().map(|e| e.output.as_str()).collect();
+        let shards = assign(&names, self.count);
+        entries
+            .into_iter()
+            .zip(shards)
+            .filter(|(_, s)| *s == self.index)
+            .map(|(e, _)| e)
+            .collect()
     }
 
     /// `--shard auto`: the array engine's variables (looked up with `var`). Slurm exports its
@@ -156,47 +176,65 @@ mod tests {
             .collect()
     }
 
+    /// A deterministic shuffle (a different one per `seed`).
+    fn shuffled(all: &[Entry], seed: usize) -> Vec<Entry> {
+        let mut v = all.to_vec();
+        let n = v.len();
+        for i in (1..n).rev() {
+            let j = (i * 7919 + seed * 104729 + 13) % (i + 1);
+            v.swap(i, j);
+        }
+        v
+    }
+
     #[test]
-    fn the_partition_is_total_disjoint_and_independent_of_input_order() {
-        let all = entries(97);
-        for n in 1..=16u32 {
-            let mut seen: HashMap<String, u32> = HashMap::new();
-            // The same entries in a shuffled order (a deterministic shuffle: reversed and
-            // interleaved) give every output the same shard.
-            let mut shuffled = all.clone();
-            shuffled.reverse();
-            shuffled.rotate_left(n as usize % 7);
-            for (order, list) in [("given", &all), ("shuffled", &shuffled)] {
-                for i in 0..n {
-                    let s = Shard { index: i, count: n };
-                    for e in list.iter().filter(|e| s.takes(e)) {
-                        if let Some(prev) = seen.insert(e.output.clone(), i) {
-                            assert_eq!(
-                                prev, i,
-                                "{} in shards {prev} and {i} of {n} ({order})",
+    fn the_partition_is_total_disjoint_balanced_and_independent_of_input_order() {
+        for size in [1usize, 2, 3, 4, 5, 17, 97] {
+            let all = entries(size);
+            for n in 1..=16u32 {
+                let mut seen: HashMap<String, u32> = HashMap::new();
+                for seed in 0..3 {
+                    let list = if seed == 0 {
+                        all.clone()
+                    } else {
+                        shuffled(&all, seed)
+                    };
+                    let mut here: HashMap<String, u32> = HashMap::new();
+                    for i in 0..n {
+                        let s = Shard { index: i, count: n };
+                        let mine = s.select(list.clone());
+                        // Balanced: every shard has floor(size/n) or ceil(size/n) images.
+                        let (lo, hi) = (size / n as usize, size.div_ceil(n as usize));
+                        assert!(
+                            (lo..=hi).contains(&mine.len()),
+                            "size {size}, n={n}: shard {i} has {} (seed {seed})",
+                            mine.len()
+                        );
+                        for e in mine {
+                            assert!(
+                                here.insert(e.output.clone(), i).is_none(),
+                                "{} in two shards of {n} (seed {seed})",
                                 e.output
                             );
                         }
                     }
-                }
-            }
-            assert_eq!(
-                seen.len(),
-                all.len(),
-                "n={n}: not every image is in a shard"
-            );
-            // No shard is wildly unbalanced for 97 images.
-            if n <= 4 {
-                for i in 0..n {
-                    let k = seen.values().filter(|&&s| s == i).count();
-                    assert!(k >= 97 / n as usize / 2, "n={n} shard {i} has {k}");
+                    assert_eq!(here.len(), size, "n={n}: not every image is in a shard");
+                    // The same image lands in the same shard whatever the order.
+                    for (k, v) in here {
+                        if let Some(prev) = seen.insert(k.clone(), v) {
+                            assert_eq!(prev, v, "{k}: shard {prev}, then {v} (seed {seed})");
+                        }
+                    }
                 }
             }
         }
-        // A stable answer: the same name always lands in the same shard (a recorded value).
-        assert_eq!(of("img-0.qcow2", 1), 0);
-        let a = of("debian-1.qcow2", 2);
-        assert_eq!(a, of("debian-1.qcow2", 2));
+        // Four images over two tasks split 2 + 2 (a hash modulo 2 would often give 3 + 1).
+        for base in 0..50 {
+            let names: Vec<String> = (0..4).map(|i| format!("v{base}-{i}.qcow2")).collect();
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            let a = assign(&refs, 2);
+            assert_eq!(a.iter().filter(|&&s| s == 0).count(), 2, "{names:?}: {a:?}");
+        }
     }
 
     #[test]
