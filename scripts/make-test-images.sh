@@ -19,6 +19,8 @@
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
 #   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh: the guest's rpm cannot run
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
+#   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
+#                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
 #
@@ -39,6 +41,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The initramfs archives of the unit tests: seconds to make, with a stamp of their own.
 "$here/scripts/make-initramfs-fixtures.sh" "$out"
+"$here/scripts/make-rpmdb-fixtures.sh" "$out"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp_want" ]; then
   echo "make-test-images.sh: fixtures in $out are up to date"
   exit 0

@@ -107,7 +107,7 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
         }
         notes.push(format!(
             "installed cloud-init {want} (verified in {})",
-            packages::database(ctx.os)
+            packages::database(ctx.fs, ctx.os)
         ));
     }
     Ok(notes)
