@@ -17,7 +17,10 @@
 #   blank.qcow2      a partitioned disk with an empty ext4 and no OS
 #   arch.qcow2       SYNTHETIC Arch Linux layout: arch-release, rolling os-release, pacman's
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
-#   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh: the guest's rpm cannot run
+#   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh, its rpm database the Berkeley DB
+#                    Packages file of rpmdb/ (cloud-init 0.7.9): read without guest programs
+#   fedora.qcow2     SYNTHETIC Fedora 39 root without /bin/sh: os-release only under /usr/lib,
+#                    rpmdb.sqlite under /usr/lib/sysimage/rpm (/var/lib/rpm a link to it)
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
 #                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
@@ -33,7 +36,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${IMGSEAL_FIXTURES:-$here/target/fixtures}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
-stamp_want=$(sha256sum "$0" | cut -d' ' -f1)
+# The disks embed the rpm databases of make-rpmdb-fixtures.sh: its changes rebuild them too.
+stamp_want=$(cat "$0" "$here/scripts/make-rpmdb-fixtures.sh" | sha256sum | cut -d' ' -f1)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "make-test-images.sh: needs root (debootstrap, chroot, root-owned guest files)" >&2
@@ -584,6 +588,17 @@ tiny_root() { # tiny_root DIR DISTRO: just enough of a system for libguestfs ins
     centos)
       echo 'CentOS Linux release 7.9.2009 (Core)' >"$d/etc/redhat-release"
       printf 'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n' >"$d/etc/os-release" ;;
+    fedora)
+      # Fedora's own layout: os-release under /usr/lib only (/etc's a link to it), the rpm
+      # database under /usr/lib/sysimage/rpm with /var/lib/rpm a link to it.
+      rm -rf "$d/var/lib/dpkg"
+      mkdir -p "$d/usr/lib/sysimage/rpm" "$d/var/lib"
+      printf 'NAME="Fedora Linux"\nVERSION="39 (Cloud Edition)"\nID=fedora\nVERSION_ID=39\nPLATFORM_ID="platform:f39"\nPRETTY_NAME="Fedora Linux 39 (Cloud Edition)"\nVARIANT_ID=cloud\n' >"$d/usr/lib/os-release"
+      ln -s ../usr/lib/os-release "$d/etc/os-release"
+      echo 'Fedora release 39 (Thirty Nine)' >"$d/etc/fedora-release"
+      ln -s fedora-release "$d/etc/redhat-release"; ln -s fedora-release "$d/etc/system-release"
+      cp "$out/rpmdb/sqlite/rpmdb.sqlite" "$d/usr/lib/sysimage/rpm/"
+      ln -s ../../usr/lib/sysimage/rpm "$d/var/lib/rpm" ;;
     arch)
       # Arch's own layout: an empty arch-release, a rolling os-release (no VERSION_ID) and
       # pacman's database of one directory per package, each with its desc file.
@@ -658,12 +673,23 @@ disk_of arch "$work/arch.p1"
 json arch 'distro="archlinux"' 'package_format="pacman"' 'cloud_init_version="23.4.4-1"' 'synthetic=true'
 rm -rf "$r"
 
-log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run)"
+log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run; a Berkeley DB rpm database)"
 r=$work/nosh; tiny_root "$r" centos
 rm -f "$r/bin/sh"
+mkdir -p "$r/var/lib/rpm" && cp "$out/rpmdb/bdb/Packages" "$r/var/lib/rpm/Packages"
 part_img "$r" "$work/nosh.p1" 16
 disk_of nosh "$work/nosh.p1"
-json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' 'synthetic=true'
+json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' \
+  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/var/lib/rpm/Packages"' 'synthetic=true'
+rm -rf "$r"
+
+log "fedora (a Fedora 39 root without /bin/sh, os-release under /usr/lib, rpmdb.sqlite)"
+r=$work/fedora; tiny_root "$r" fedora
+rm -f "$r/bin/sh"
+part_img "$r" "$work/fedora.p1" 16
+disk_of fedora "$work/fedora.p1"
+json fedora 'distro="fedora"' 'major=39' 'minor=0' 'package_format="rpm"' \
+  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/usr/lib/sysimage/rpm/rpmdb.sqlite"' 'synthetic=true'
 rm -rf "$r"
 
 log "luks (an encrypted root)"
