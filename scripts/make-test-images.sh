@@ -19,8 +19,11 @@
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
 #   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh, its rpm database the Berkeley DB
 #                    Packages file of rpmdb/ (cloud-init 0.7.9): read without guest programs
-#   fedora.qcow2     SYNTHETIC Fedora 39 root without /bin/sh: os-release only under /usr/lib,
+#   fedora.qcow2     SYNTHETIC Fedora 39 root without /bin/sh in btrfs subvolume `root` (fstab
+#                    subvol=root; `home` beside it): os-release only under /usr/lib,
 #                    rpmdb.sqlite under /usr/lib/sysimage/rpm (/var/lib/rpm a link to it)
+#   coreos.qcow2     SYNTHETIC CoreOS-style layout: the root on p1, /usr on p2 (fstab LABEL=USR-A)
+#                    holding the only os-release and the binaries
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
 #                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
@@ -683,13 +686,39 @@ json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' \
   'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/var/lib/rpm/Packages"' 'synthetic=true'
 rm -rf "$r"
 
-log "fedora (a Fedora 39 root without /bin/sh, os-release under /usr/lib, rpmdb.sqlite)"
+log "fedora (a Fedora 39 root without /bin/sh in btrfs subvolume root, os-release under /usr/lib, rpmdb.sqlite)"
 r=$work/fedora; tiny_root "$r" fedora
 rm -f "$r/bin/sh"
-part_img "$r" "$work/fedora.p1" 16
+mkdir -p "$r/home"
+# Fedora's btrfs layout: subvolumes root and home, the top level (the default subvolume)
+# holding nothing else; made inside the appliance, which has btrfs-progs.
+printf 'LABEL=fedora / btrfs subvol=root,compress=zstd:1 0 0\nLABEL=fedora /home btrfs subvol=home,compress=zstd:1 0 0\n' >"$r/etc/fstab"
+tar -C "$r" -cf "$work/fedora.tar" .
+truncate -s 128M "$work/fedora.p1"
+LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --format=raw -a "$work/fedora.p1" run : \
+  mkfs-btrfs /dev/sda label:fedora : mount /dev/sda / : \
+  btrfs-subvolume-create /root : btrfs-subvolume-create /home : umount / : \
+  mount-options subvol=root /dev/sda / : tar-in "$work/fedora.tar" / : umount-all >"$work/btrfs.log" 2>&1 \
+  || { cat "$work/btrfs.log" >&2; exit 1; }
+rm -f "$work/fedora.tar"
 disk_of fedora "$work/fedora.p1"
-json fedora 'distro="fedora"' 'major=39' 'minor=0' 'package_format="rpm"' \
+json fedora 'distro="fedora"' 'major=39' 'minor=0' 'package_format="rpm"' 'root="btrfsvol:/dev/sda1/root"' \
   'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/usr/lib/sysimage/rpm/rpmdb.sqlite"' 'synthetic=true'
+rm -rf "$r"
+
+log "coreos (a CoreOS-style root whose /usr, holding the only os-release, is another filesystem)"
+r=$work/coreos; mkdir -p "$r/root/etc" "$r/root/usr" "$r/root/var" "$r/usr/bin" "$r/usr/lib" "$r/usr/sbin"
+cp "$base_bin/sh" "$base_bin/ls" "$r/usr/bin/"
+cp "$base_etc/passwd" "$base_etc/shadow" "$base_etc/group" "$r/root/etc/"
+ln -s usr/bin "$r/root/bin"; ln -s usr/sbin "$r/root/sbin"; ln -s usr/lib "$r/root/lib"
+echo coreos >"$r/root/etc/hostname"
+printf 'LABEL=ROOT / ext4 defaults 0 1\nLABEL=USR-A /usr ext4 ro 0 0\n' >"$r/root/etc/fstab"
+ln -s ../usr/lib/os-release "$r/root/etc/os-release"
+printf 'NAME="Container Linux by CoreOS"\nID=coreos\nVERSION=2512.3.0\nVERSION_ID=2512.3.0\nBUILD_ID=2020-06-10-0035\nPRETTY_NAME="Container Linux by CoreOS 2512.3.0 (Oklo)"\n' >"$r/usr/lib/os-release"
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L ROOT -d "$r/root" "$work/coreos.p1" 16M
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L USR-A -d "$r/usr" "$work/coreos.p2" 16M
+disk_of coreos "$work/coreos.p1" "$work/coreos.p2"
+json coreos 'distro="coreos"' 'major=2512' 'minor=3' 'root="/dev/sda1"' 'usr="/dev/sda2"' 'synthetic=true'
 rm -rf "$r"
 
 log "luks (an encrypted root)"

@@ -13,6 +13,15 @@ fn inspect(t: &Imgseal, name: &str) -> Value {
     json(&out)
 }
 
+/// inspect's JSON and what it said on stderr (not quiet).
+fn inspect_noting(t: &Imgseal, name: &str) -> (Value, String) {
+    let img = fixture(&format!("{name}.qcow2"));
+    let out = t.run(&["inspect", "--json", img.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{name}: {err}");
+    (json(&out), err)
+}
+
 fn check(t: &Imgseal, name: &str) -> (Value, Option<i32>) {
     let img = fixture(&format!("{name}.qcow2"));
     let before = sha256_file(&img);
@@ -85,18 +94,26 @@ fn arch_linux_is_inspected_with_its_pacman_database_and_checked() {
 
 /// rpm guests' package facts come from the database file, not the guest's `rpm`: these two
 /// have no `/bin/sh`, so no guest program could run. CentOS 7 keeps a Berkeley DB `Packages`
-/// file; Fedora an `rpmdb.sqlite` under /usr/lib/sysimage/rpm, and its os-release only under
-/// /usr/lib.
+/// file; Fedora an `rpmdb.sqlite` under /usr/lib/sysimage/rpm, its os-release only under
+/// /usr/lib, and its root in the btrfs subvolume `root` (found by the fast path, mounted
+/// with its `home` subvolume per fstab).
 #[test]
 fn rpm_guests_without_a_shell_are_read_from_their_package_databases() {
     let t = Imgseal::new();
     for name in ["nosh", "fedora"] {
         let meta = fixture_meta(name);
-        let j = inspect(&t, name);
+        let (j, err) = inspect_noting(&t, name);
+        assert!(
+            !err.contains("asking libguestfs"),
+            "{name}: found by the fast path: {err}"
+        );
         assert_eq!(j["os"]["distro"], meta["distro"], "{name}: {j}");
         assert_eq!(j["os"]["major_version"], meta["major"], "{name}");
         assert_eq!(j["os"]["minor_version"], meta["minor"], "{name}");
         assert_eq!(j["os"]["package_format"], "rpm", "{name}");
+        if let Some(root) = meta["root"].as_str() {
+            assert_eq!(j["os"]["root"], root, "{name}: {j}");
+        }
         assert_eq!(
             j["cloud_init"]["package_database_error"],
             Value::Null,
@@ -122,6 +139,34 @@ fn rpm_guests_without_a_shell_are_read_from_their_package_databases() {
             "{name}: the version and the database it came from: {installed}"
         );
     }
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+}
+
+/// CoreOS-style: the root filesystem holds /etc (its os-release a link into /usr) and an
+/// empty /usr; fstab mounts `LABEL=USR-A` there, and that filesystem holds the only
+/// os-release and the binaries. The fast path mounts /usr before it reads anything.
+#[test]
+fn a_separate_usr_is_mounted_before_inspection_reads() {
+    let meta = fixture_meta("coreos");
+    let t = Imgseal::new();
+    let (j, err) = inspect_noting(&t, "coreos");
+    assert!(
+        !err.contains("asking libguestfs"),
+        "found by the fast path: {err}"
+    );
+    assert_eq!(j["os"]["distro"], meta["distro"], "{j}");
+    assert_eq!(j["os"]["major_version"], meta["major"], "{j}");
+    assert_eq!(j["os"]["minor_version"], meta["minor"], "{j}");
+    assert_eq!(j["os"]["root"], meta["root"], "{j}");
+    assert_eq!(
+        j["os"]["arch"], "x86_64",
+        "read from /usr/bin/ls on /usr: {j}"
+    );
+    let (r, code) = check(&t, "coreos");
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "a report, not exit {code:?}: {r}"
+    );
     assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
 }
 
