@@ -18,12 +18,13 @@
 #   arch.qcow2       SYNTHETIC Arch Linux layout: arch-release, rolling os-release, pacman's
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
 #   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh, its rpm database the Berkeley DB
-#                    Packages file of rpmdb/ (cloud-init 0.7.9): read without guest programs
+#                    Packages file of rpmdb/ (cloud-init 0.7.9) on a separate /var (p2, fstab
+#                    LABEL=VAR): read without guest programs, once /var is mounted
 #   fedora.qcow2     SYNTHETIC Fedora 39 root without /bin/sh in btrfs subvolume `root` (fstab
 #                    subvol=root; `home` beside it): os-release only under /usr/lib,
 #                    rpmdb.sqlite under /usr/lib/sysimage/rpm (/var/lib/rpm a link to it)
-#   coreos.qcow2     SYNTHETIC CoreOS-style layout: the root on p1, /usr on p2 (fstab LABEL=USR-A)
-#                    holding the only os-release and the binaries
+#   coreos.qcow2     SYNTHETIC CoreOS Container Linux layout: the root on p1 (no fstab, no /bin),
+#                    /usr on p2 (USR-A) holding the only os-release and the binaries
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
 #                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
@@ -679,12 +680,16 @@ rm -rf "$r"
 log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run; a Berkeley DB rpm database)"
 r=$work/nosh; tiny_root "$r" centos
 rm -f "$r/bin/sh"
-mkdir -p "$r/var/lib/rpm" && cp "$out/rpmdb/bdb/Packages" "$r/var/lib/rpm/Packages"
+# /var is its own filesystem (fstab LABEL=VAR): the rpm database is read only once it is mounted.
+mkdir -p "$work/nosh-var/lib/rpm" "$work/nosh-var/log" && cp "$out/rpmdb/bdb/Packages" "$work/nosh-var/lib/rpm/Packages"
+echo "LABEL=VAR /var ext4 defaults 0 2" >>"$r/etc/fstab"
+rm -rf "$r/var" && mkdir -p "$r/var"
 part_img "$r" "$work/nosh.p1" 16
-disk_of nosh "$work/nosh.p1"
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L VAR -d "$work/nosh-var" "$work/nosh.p2" 16M
+disk_of nosh "$work/nosh.p1" "$work/nosh.p2"
 json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' \
-  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/var/lib/rpm/Packages"' 'synthetic=true'
-rm -rf "$r"
+  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/var/lib/rpm/Packages"' 'var="/dev/sda2"' 'synthetic=true'
+rm -rf "$r" "$work/nosh-var"
 
 log "fedora (a Fedora 39 root without /bin/sh in btrfs subvolume root, os-release under /usr/lib, rpmdb.sqlite)"
 r=$work/fedora; tiny_root "$r" fedora
@@ -706,15 +711,19 @@ json fedora 'distro="fedora"' 'major=39' 'minor=0' 'package_format="rpm"' 'root=
   'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/usr/lib/sysimage/rpm/rpmdb.sqlite"' 'synthetic=true'
 rm -rf "$r"
 
-log "coreos (a CoreOS-style root whose /usr, holding the only os-release, is another filesystem)"
-r=$work/coreos; mkdir -p "$r/root/etc" "$r/root/usr" "$r/root/var" "$r/usr/bin" "$r/usr/lib" "$r/usr/sbin"
+log "coreos (a CoreOS Container Linux layout: /usr, holding the only os-release, is another filesystem no fstab names)"
+# As Container Linux lays it out (and libguestfs recognises it): the root holds /etc (with
+# coreos/update.conf, os-release a link into /usr), /root, /home and an empty /usr, but no
+# /bin and no fstab; USR-A holds bin, lib/os-release, share/coreos, local.
+r=$work/coreos; mkdir -p "$r/root/etc/coreos" "$r/root/root" "$r/root/home" "$r/root/usr" "$r/root/var" \
+  "$r/usr/bin" "$r/usr/sbin" "$r/usr/lib" "$r/usr/local" "$r/usr/share/coreos"
 cp "$base_bin/sh" "$base_bin/ls" "$r/usr/bin/"
 cp "$base_etc/passwd" "$base_etc/shadow" "$base_etc/group" "$r/root/etc/"
-ln -s usr/bin "$r/root/bin"; ln -s usr/sbin "$r/root/sbin"; ln -s usr/lib "$r/root/lib"
 echo coreos >"$r/root/etc/hostname"
-printf 'LABEL=ROOT / ext4 defaults 0 1\nLABEL=USR-A /usr ext4 ro 0 0\n' >"$r/root/etc/fstab"
+printf 'GROUP=stable\nSERVER=https://public.update.core-os.net/v1/update/\n' >"$r/root/etc/coreos/update.conf"
 ln -s ../usr/lib/os-release "$r/root/etc/os-release"
 printf 'NAME="Container Linux by CoreOS"\nID=coreos\nVERSION=2512.3.0\nVERSION_ID=2512.3.0\nBUILD_ID=2020-06-10-0035\nPRETTY_NAME="Container Linux by CoreOS 2512.3.0 (Oklo)"\n' >"$r/usr/lib/os-release"
+printf 'DISTRIB_ID="Container Linux by CoreOS"\nDISTRIB_RELEASE=2512.3.0\n' >"$r/usr/share/coreos/lsb-release"
 mke2fs -q -F -t ext4 -J size=1 -m 0 -L ROOT -d "$r/root" "$work/coreos.p1" 16M
 mke2fs -q -F -t ext4 -J size=1 -m 0 -L USR-A -d "$r/usr" "$work/coreos.p2" 16M
 disk_of coreos "$work/coreos.p1" "$work/coreos.p2"

@@ -22,6 +22,18 @@ fn inspect_noting(t: &Imgseal, name: &str) -> (Value, String) {
     (json(&out), err)
 }
 
+/// The mountpoint inspect reports for a device.
+fn mountpoint_of(j: &Value, dev: &str) -> String {
+    j["filesystems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["device"] == dev)
+        .and_then(|f| f["mountpoint"].as_str())
+        .unwrap_or_else(|| panic!("no mountpoint for {dev} in {j}"))
+        .to_string()
+}
+
 fn check(t: &Imgseal, name: &str) -> (Value, Option<i32>) {
     let img = fixture(&format!("{name}.qcow2"));
     let before = sha256_file(&img);
@@ -114,6 +126,10 @@ fn rpm_guests_without_a_shell_are_read_from_their_package_databases() {
         if let Some(root) = meta["root"].as_str() {
             assert_eq!(j["os"]["root"], root, "{name}: {j}");
         }
+        // nosh's /var (holding the database) is its own filesystem, mounted per fstab.
+        if let Some(var) = meta["var"].as_str() {
+            assert_eq!(mountpoint_of(&j, var), "/var", "{name}: {j}");
+        }
         assert_eq!(
             j["cloud_init"]["package_database_error"],
             Value::Null,
@@ -142,9 +158,10 @@ fn rpm_guests_without_a_shell_are_read_from_their_package_databases() {
     assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
 }
 
-/// CoreOS-style: the root filesystem holds /etc (its os-release a link into /usr) and an
-/// empty /usr; fstab mounts `LABEL=USR-A` there, and that filesystem holds the only
-/// os-release and the binaries. The fast path mounts /usr before it reads anything.
+/// CoreOS Container Linux: the root filesystem holds /etc (its os-release a link into /usr,
+/// `coreos/update.conf`) and an empty /usr, but no fstab; the filesystem holding
+/// `share/coreos` has the only os-release and the binaries. The fast path finds and mounts
+/// that /usr before it reads anything, and mounts it there again for the facts.
 #[test]
 fn a_separate_usr_is_mounted_before_inspection_reads() {
     let meta = fixture_meta("coreos");
@@ -161,6 +178,11 @@ fn a_separate_usr_is_mounted_before_inspection_reads() {
     assert_eq!(
         j["os"]["arch"], "x86_64",
         "read from /usr/bin/ls on /usr: {j}"
+    );
+    assert_eq!(
+        mountpoint_of(&j, meta["usr"].as_str().unwrap()),
+        "/usr",
+        "{j}"
     );
     let (r, code) = check(&t, "coreos");
     assert!(
@@ -217,3 +239,4 @@ fn a_root_only_libguestfs_recognises_is_inspected_by_libguestfs() {
     );
     assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
 }
+

@@ -98,10 +98,11 @@ impl Appliance {
         }
         // fstab names filesystems by UUID or label: ask those only when they are used.
         let uses = |p: &[&str]| {
-            found
-                .iter()
-                .flat_map(|x| &x.fstab)
-                .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+            found.iter().any(|(x, _)| {
+                x.fstab
+                    .iter()
+                    .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+            })
         };
         let (want_uuid, want_label) = (
             uses(&["UUID=", "/dev/disk/by-uuid/"]),
@@ -110,9 +111,18 @@ impl Appliance {
         let named = self.named(&fss, want_uuid, want_label, &subvolumes);
         let roots: Vec<Root> = found
             .into_iter()
-            .map(|x| Root {
-                mountpoints: inspect::mountpoints(&x.fstab, &named),
-                os: x.os,
+            .map(|(x, usr)| {
+                let mut mountpoints = inspect::mountpoints(&x.fstab, &named);
+                // CoreOS's /usr is in no fstab: it is mounted where inspection found it.
+                if let Some(u) = usr
+                    && !mountpoints.iter().any(|(mp, _)| mp == "/usr")
+                {
+                    mountpoints.push(("/usr".to_string(), u));
+                }
+                Root {
+                    mountpoints,
+                    os: x.os,
+                }
             })
             .collect();
         *self.found.borrow_mut() = Some(roots.clone());
@@ -139,24 +149,25 @@ impl Appliance {
     }
 
     /// Mounts `mountable` (a device or `btrfsvol:DEV/PATH`) read-only at `/`, and the `/usr`
-    /// its fstab names when that is another filesystem, examines it, and unmounts both.
+    /// its fstab names when that is another filesystem, examines it, and unmounts both. With
+    /// the root found: the `/usr` mounted for it that no fstab names (CoreOS).
     fn examine_at(
         &self,
         mountable: &str,
         fss: &[BlockFs],
         subvolumes: &HashMap<String, Vec<(u64, String)>>,
-    ) -> Result<Option<inspect::Found>> {
+    ) -> Result<Option<(inspect::Found, Option<String>)>> {
         // Each candidate is a different tree at `/`: no answer about one is kept for the next.
         self.cache.clear();
         if self.h.mount_ro(mountable, "/").is_err() {
             return Ok(None); // not mountable: not a root we could work on either
         }
         let rec = crate::ui::Recorder::default();
-        let usr = self.mount_usr(fss, subvolumes, &rec);
+        let usr = self.mount_usr(mountable, fss, subvolumes, &rec);
         self.cache.clear();
         let r = inspect::examine(&self.guest(&rec));
         self.cache.clear();
-        if usr {
+        if usr.is_some() {
             self.h
                 .umount("/usr")
                 .with_context(|| format!("unmounting /usr after inspecting {mountable}"))?;
@@ -168,42 +179,62 @@ impl Appliance {
             return Ok(None);
         };
         x.os.root = mountable.to_string();
-        Ok(Some(x))
+        Ok(Some((x, usr.flatten())))
     }
 
     /// A separate `/usr` (CoreOS; servers partitioned the old way): os-release, the
     /// binaries and the package databases of some distributions live there, so it is
-    /// mounted (read-only, per the root's fstab) before anything is read. False when the
-    /// root's fstab names none, or it cannot be found or mounted.
+    /// mounted read-only before anything is read: the one the root's fstab names, or, on a
+    /// CoreOS root (`/etc/coreos/update.conf`, no fstab entry), the filesystem holding
+    /// `share/coreos`, as libguestfs finds it. None when nothing was mounted;
+    /// `Some(None)` for fstab's, `Some(Some(dev))` for one found without fstab.
     fn mount_usr(
         &self,
+        root: &str,
         fss: &[BlockFs],
         subvolumes: &HashMap<String, Vec<(u64, String)>>,
         rec: &crate::ui::Recorder,
-    ) -> bool {
+    ) -> Option<Option<String>> {
         let g = self.guest(rec);
-        let Ok(Some(text)) = g.read_text("/etc/fstab") else {
-            return false;
-        };
-        let Some(e) = crate::parse::fstab::parse(&text)
-            .into_iter()
-            .find(|e| e.file.trim_end_matches('/') == "/usr" && e.vfstype != "swap")
-        else {
-            return false;
-        };
         if !g.is_dir("/usr").unwrap_or(false) {
-            return false;
+            return None;
         }
+        let entry = match g.read_text("/etc/fstab") {
+            Ok(Some(text)) => crate::parse::fstab::parse(&text)
+                .into_iter()
+                .find(|e| e.file.trim_end_matches('/') == "/usr" && e.vfstype != "swap"),
+            _ => None,
+        };
+        let Some(e) = entry else {
+            if !g.is_file("/etc/coreos/update.conf").unwrap_or(false) {
+                return None;
+            }
+            let root_dev = root.strip_prefix("btrfsvol:").unwrap_or(root);
+            for f in fss
+                .iter()
+                .filter(|f| inspect::may_hold_root(&f.vfs) && !root_dev.starts_with(f.dev.as_str()))
+            {
+                if self.h.mount_ro(&f.dev, "/usr").is_err() {
+                    continue;
+                }
+                self.cache.clear();
+                if self.guest(rec).is_dir("/usr/share/coreos").unwrap_or(false) {
+                    return Some(Some(f.dev.clone()));
+                }
+                let _ = self.h.umount("/usr");
+            }
+            self.cache.clear();
+            return None;
+        };
         let by_uuid = e.spec.starts_with("UUID=") || e.spec.starts_with("/dev/disk/by-uuid/");
         let by_label = e.spec.starts_with("LABEL=") || e.spec.starts_with("/dev/disk/by-label/");
         let named = self.named(fss, by_uuid, by_label, subvolumes);
-        let Some(dev) = inspect::resolve_spec(&e.spec, &named) else {
-            return false;
-        };
+        let dev = inspect::resolve_spec(&e.spec, &named)?;
         let subvols = subvolumes.get(&dev).map(Vec::as_slice).unwrap_or_default();
         self.h
             .mount_ro(&inspect::mountable(&dev, &e.options, subvols), "/usr")
-            .is_ok()
+            .ok()
+            .map(|()| None)
     }
 
     /// The roots in a btrfs filesystem's subvolumes (Fedora's `root`, Ubuntu's `@`), as
@@ -215,7 +246,7 @@ impl Appliance {
         list: &[(u64, String)],
         fss: &[BlockFs],
         subvolumes: &HashMap<String, Vec<(u64, String)>>,
-    ) -> Result<Vec<inspect::Found>> {
+    ) -> Result<Vec<(inspect::Found, Option<String>)>> {
         // Snapshots last; at most 16 subvolumes are looked at.
         let mut order: Vec<&(u64, String)> = list.iter().collect();
         order.sort_by_key(|(_, p)| p.contains("snapshot"));
@@ -229,7 +260,7 @@ impl Appliance {
         if roots.len() > 1 {
             let own: Vec<_> = roots
                 .iter()
-                .filter(|(id, path, x)| {
+                .filter(|(id, path, (x, _))| {
                     x.fstab.iter().any(|e| {
                         e.file == "/"
                             && match inspect::subvolume_of(&e.options) {
