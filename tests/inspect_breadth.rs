@@ -240,3 +240,57 @@ fn a_root_only_libguestfs_recognises_is_inspected_by_libguestfs() {
     assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
 }
 
+/// The table: on every layout, imgseal's inspection names the distribution and the
+/// version libguestfs's `virt-inspector` (guestfs-tools) names on the same file. One
+/// virt-inspector and one `imgseal inspect` per fixture.
+#[test]
+fn imgseal_inspects_every_layout_as_virt_inspector_does() {
+    let t = Imgseal::new();
+    let mut differ = Vec::new();
+    for name in ["debian12", "ubuntu1604", "arch", "fedora", "coreos", "nosh"] {
+        let img = fixture(&format!("{name}.qcow2"));
+        let before = sha256_file(&img);
+        let out = std::process::Command::new("virt-inspector")
+            // Applications and icons are not compared (and its rpm listing needs a writable
+            // sqlite database).
+            .args(["--no-applications", "--no-icon", "--format=qcow2", "-a"])
+            .arg(&img)
+            // KVM aborts on the CI hosts: libguestfs must not try it.
+            .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+            .output()
+            .expect("virt-inspector (guestfs-tools, scripts/install-deps.sh)");
+        assert!(
+            out.status.success(),
+            "{name}: virt-inspector failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(sha256_file(&img), before, "{name}: the image changed");
+        let xml = String::from_utf8_lossy(&out.stdout);
+        let tag = |t: &str| -> String {
+            let open = format!("<{t}>");
+            let start = xml
+                .find(&open)
+                .unwrap_or_else(|| panic!("{name}: no <{t}> in virt-inspector's {xml}"))
+                + open.len();
+            xml[start..][..xml[start..].find('<').unwrap()].to_string()
+        };
+        let theirs = (
+            tag("distro"),
+            tag("major_version").parse::<i64>().unwrap(),
+            tag("minor_version").parse::<i64>().unwrap(),
+        );
+        let j = inspect(&t, name);
+        let ours = (
+            j["os"]["distro"].as_str().unwrap().to_string(),
+            j["os"]["major_version"].as_i64().unwrap(),
+            j["os"]["minor_version"].as_i64().unwrap(),
+        );
+        if ours != theirs {
+            differ.push(format!(
+                "{name}: imgseal {ours:?}, virt-inspector {theirs:?}"
+            ));
+        }
+    }
+    assert!(differ.is_empty(), "{differ:#?}");
+    assert!(t.leftovers().is_empty(), "left {:?}", t.leftovers());
+}
