@@ -206,3 +206,43 @@ pub(crate) fn le16(b: &[u8], at: usize) -> Result<u16> {
         ),
     }
 }
+
+/// A Berkeley DB hash `Packages` file holding these packages (name, `VERSION-RELEASE`),
+/// laid out as db_load writes a small one (a metadata page and one hash page), for unit
+/// tests of what reads package facts. The reader itself is tested on files written by
+/// Debian's db_load and rpm (tests.rs).
+#[cfg(test)]
+pub fn test_packages_file(pkgs: &[(&str, &str)]) -> Vec<u8> {
+    use header::{ARCH, NAME, RELEASE, VERSION, build, string};
+    const PS: usize = 4096;
+    let mut file = vec![0u8; 2 * PS];
+    file[12..16].copy_from_slice(&0x061561u32.to_le_bytes());
+    file[16..20].copy_from_slice(&9u32.to_le_bytes());
+    file[20..24].copy_from_slice(&(PS as u32).to_le_bytes());
+    file[25] = 8;
+    file[32..36].copy_from_slice(&1u32.to_le_bytes());
+    let page = &mut file[PS..];
+    page[8..12].copy_from_slice(&1u32.to_le_bytes());
+    page[25] = 13;
+    let mut items = Vec::new();
+    for (i, (name, vr)) in pkgs.iter().enumerate() {
+        let (v, r) = vr.split_once('-').expect("VERSION-RELEASE");
+        let blob = build(&[
+            string(NAME, name),
+            string(VERSION, v),
+            string(RELEASE, r),
+            string(ARCH, "noarch"),
+        ]);
+        items.push([&[1u8][..], &(i as u32 + 1).to_le_bytes()].concat());
+        items.push([&[1u8][..], &blob].concat());
+    }
+    page[20..22].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    let mut end = PS;
+    for (i, item) in items.iter().enumerate() {
+        let at = end - item.len();
+        page[at..end].copy_from_slice(item);
+        page[26 + 2 * i..28 + 2 * i].copy_from_slice(&(at as u16).to_le_bytes());
+        end = at;
+    }
+    file
+}

@@ -310,3 +310,12 @@ fn guest_files_are_read_in_pieces_through_the_appliance() {
     );
     assert!(GuestFile::open(&fs, "/var/lib/rpm").is_err());
 }
+
+#[test]
+fn the_test_packages_file_reads_back() {
+    let f = test_packages_file(&[("cloud-init", "0.7.9-24.el7.centos"), ("ufw", "0.36-2")]);
+    let all = bdb::packages(&f).unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!(bdb::find(&f, "cloud-init").unwrap(), vec![cloud_init()]);
+    assert_eq!(bdb::find(&f, "ufw").unwrap()[0].version_release(), "0.36-2");
+}
