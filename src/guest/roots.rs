@@ -164,7 +164,10 @@ impl Appliance {
         }
         let rec = crate::ui::Recorder::default();
         let usr = self.mount_usr(mountable, fss, subvolumes, &rec);
-        self.cache.clear();
+        // What was read of the root alone still holds unless /usr changed under it.
+        if usr.is_some() {
+            self.cache.clear();
+        }
         let r = inspect::examine(&self.guest(&rec));
         self.cache.clear();
         if usr.is_some() {
