@@ -86,12 +86,13 @@ runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, what
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk; cpio,
-# the compressors and mkinitramfs for the initramfs fixtures), and junitparser, which the
+# the compressors and mkinitramfs for the initramfs fixtures; db_load of db5.3-util for the
+# Berkeley DB rpm database), and junitparser, which the
 # tests read `--junit` reports with (through /usr/bin/python3).
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
-  initramfs-tools lz4 bzip2
+  initramfs-tools lz4 bzip2 db5.3-util
   python3 python3-junitparser python3-venv hyperfine time
   slurm-wlm munge
 )

@@ -17,8 +17,17 @@
 #   blank.qcow2      a partitioned disk with an empty ext4 and no OS
 #   arch.qcow2       SYNTHETIC Arch Linux layout: arch-release, rolling os-release, pacman's
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
-#   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh: the guest's rpm cannot run
+#   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh, its rpm database the Berkeley DB
+#                    Packages file of rpmdb/ (cloud-init 0.7.9) on a separate /var (p2, fstab
+#                    LABEL=VAR): read without guest programs, once /var is mounted
+#   fedora.qcow2     SYNTHETIC Fedora 39 root without /bin/sh in btrfs subvolume `root` (fstab
+#                    subvol=root; `home` beside it): os-release only under /usr/lib,
+#                    rpmdb.sqlite under /usr/lib/sysimage/rpm (/var/lib/rpm a link to it)
+#   coreos.qcow2     SYNTHETIC CoreOS Container Linux layout: the root on p1 (no fstab, no /bin),
+#                    /usr on p2 (USR-A) holding the only os-release and the binaries
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
+#   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
+#                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
 #
@@ -31,7 +40,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 out=${IMGSEAL_FIXTURES:-$here/target/fixtures}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
-stamp_want=$(sha256sum "$0" | cut -d' ' -f1)
+# The disks embed the rpm databases of make-rpmdb-fixtures.sh: its changes rebuild them too.
+stamp_want=$(cat "$0" "$here/scripts/make-rpmdb-fixtures.sh" | sha256sum | cut -d' ' -f1)
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "make-test-images.sh: needs root (debootstrap, chroot, root-owned guest files)" >&2
@@ -39,6 +49,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The initramfs archives of the unit tests: seconds to make, with a stamp of their own.
 "$here/scripts/make-initramfs-fixtures.sh" "$out"
+"$here/scripts/make-rpmdb-fixtures.sh" "$out"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp_want" ]; then
   echo "make-test-images.sh: fixtures in $out are up to date"
   exit 0
@@ -581,6 +592,17 @@ tiny_root() { # tiny_root DIR DISTRO: just enough of a system for libguestfs ins
     centos)
       echo 'CentOS Linux release 7.9.2009 (Core)' >"$d/etc/redhat-release"
       printf 'NAME="CentOS Linux"\nID="centos"\nVERSION_ID="7"\n' >"$d/etc/os-release" ;;
+    fedora)
+      # Fedora's own layout: os-release under /usr/lib only (/etc's a link to it), the rpm
+      # database under /usr/lib/sysimage/rpm with /var/lib/rpm a link to it.
+      rm -rf "$d/var/lib/dpkg"
+      mkdir -p "$d/usr/lib/sysimage/rpm" "$d/var/lib"
+      printf 'NAME="Fedora Linux"\nVERSION="39 (Cloud Edition)"\nID=fedora\nVERSION_ID=39\nPLATFORM_ID="platform:f39"\nPRETTY_NAME="Fedora Linux 39 (Cloud Edition)"\nVARIANT_ID=cloud\n' >"$d/usr/lib/os-release"
+      ln -s ../usr/lib/os-release "$d/etc/os-release"
+      echo 'Fedora release 39 (Thirty Nine)' >"$d/etc/fedora-release"
+      ln -s fedora-release "$d/etc/redhat-release"; ln -s fedora-release "$d/etc/system-release"
+      cp "$out/rpmdb/sqlite/rpmdb.sqlite" "$d/usr/lib/sysimage/rpm/"
+      ln -s ../../usr/lib/sysimage/rpm "$d/var/lib/rpm" ;;
     arch)
       # Arch's own layout: an empty arch-release, a rolling os-release (no VERSION_ID) and
       # pacman's database of one directory per package, each with its desc file.
@@ -655,12 +677,57 @@ disk_of arch "$work/arch.p1"
 json arch 'distro="archlinux"' 'package_format="pacman"' 'cloud_init_version="23.4.4-1"' 'synthetic=true'
 rm -rf "$r"
 
-log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run)"
+log "nosh (a CentOS 7 root without /bin/sh: the guest's rpm cannot run; a Berkeley DB rpm database)"
 r=$work/nosh; tiny_root "$r" centos
 rm -f "$r/bin/sh"
+# /var is its own filesystem (fstab LABEL=VAR): the rpm database is read only once it is mounted.
+mkdir -p "$work/nosh-var/lib/rpm" "$work/nosh-var/log" && cp "$out/rpmdb/bdb/Packages" "$work/nosh-var/lib/rpm/Packages"
+echo "LABEL=VAR /var ext4 defaults 0 2" >>"$r/etc/fstab"
+rm -rf "$r/var" && mkdir -p "$r/var"
 part_img "$r" "$work/nosh.p1" 16
-disk_of nosh "$work/nosh.p1"
-json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' 'synthetic=true'
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L VAR -d "$work/nosh-var" "$work/nosh.p2" 16M
+disk_of nosh "$work/nosh.p1" "$work/nosh.p2"
+json nosh 'distro="centos"' 'major=7' 'minor=9' 'package_format="rpm"' \
+  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/var/lib/rpm/Packages"' 'var="/dev/sda2"' 'synthetic=true'
+rm -rf "$r" "$work/nosh-var"
+
+log "fedora (a Fedora 39 root without /bin/sh in btrfs subvolume root, os-release under /usr/lib, rpmdb.sqlite)"
+r=$work/fedora; tiny_root "$r" fedora
+rm -f "$r/bin/sh"
+mkdir -p "$r/home"
+# Fedora's btrfs layout: subvolumes root and home, the top level (the default subvolume)
+# holding nothing else; made inside the appliance, which has btrfs-progs.
+printf 'LABEL=fedora / btrfs subvol=root,compress=zstd:1 0 0\nLABEL=fedora /home btrfs subvol=home,compress=zstd:1 0 0\n' >"$r/etc/fstab"
+tar -C "$r" -cf "$work/fedora.tar" .
+truncate -s 128M "$work/fedora.p1"
+LIBGUESTFS_BACKEND_SETTINGS=force_tcg guestfish --format=raw -a "$work/fedora.p1" run : \
+  mkfs-btrfs /dev/sda label:fedora : mount /dev/sda / : \
+  btrfs-subvolume-create /root : btrfs-subvolume-create /home : umount / : \
+  mount-options subvol=root /dev/sda / : tar-in "$work/fedora.tar" / : umount-all >"$work/btrfs.log" 2>&1 \
+  || { cat "$work/btrfs.log" >&2; exit 1; }
+rm -f "$work/fedora.tar"
+disk_of fedora "$work/fedora.p1"
+json fedora 'distro="fedora"' 'major=39' 'minor=0' 'package_format="rpm"' 'root="btrfsvol:/dev/sda1/root"' \
+  'cloud_init_version="0.7.9-24.el7.centos"' 'rpm_database="/usr/lib/sysimage/rpm/rpmdb.sqlite"' 'synthetic=true'
+rm -rf "$r"
+
+log "coreos (a CoreOS Container Linux layout: /usr, holding the only os-release, is another filesystem no fstab names)"
+# As Container Linux lays it out (and libguestfs recognises it): the root holds /etc (with
+# coreos/update.conf, os-release a link into /usr), /root, /home and an empty /usr, but no
+# /bin and no fstab; USR-A holds bin, lib/os-release, share/coreos, local.
+r=$work/coreos; mkdir -p "$r/root/etc/coreos" "$r/root/root" "$r/root/home" "$r/root/usr" "$r/root/var" \
+  "$r/usr/bin" "$r/usr/sbin" "$r/usr/lib" "$r/usr/local" "$r/usr/share/coreos"
+cp "$base_bin/sh" "$base_bin/ls" "$r/usr/bin/"
+cp "$base_etc/passwd" "$base_etc/shadow" "$base_etc/group" "$r/root/etc/"
+echo coreos >"$r/root/etc/hostname"
+printf 'GROUP=stable\nSERVER=https://public.update.core-os.net/v1/update/\n' >"$r/root/etc/coreos/update.conf"
+ln -s ../usr/lib/os-release "$r/root/etc/os-release"
+printf 'NAME="Container Linux by CoreOS"\nID=coreos\nVERSION=2512.3.0\nVERSION_ID=2512.3.0\nBUILD_ID=2020-06-10-0035\nPRETTY_NAME="Container Linux by CoreOS 2512.3.0 (Oklo)"\n' >"$r/usr/lib/os-release"
+printf 'DISTRIB_ID="Container Linux by CoreOS"\nDISTRIB_RELEASE=2512.3.0\n' >"$r/usr/share/coreos/lsb-release"
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L ROOT -d "$r/root" "$work/coreos.p1" 16M
+mke2fs -q -F -t ext4 -J size=1 -m 0 -L USR-A -d "$r/usr" "$work/coreos.p2" 16M
+disk_of coreos "$work/coreos.p1" "$work/coreos.p2"
+json coreos 'distro="coreos"' 'major=2512' 'minor=3' 'root="/dev/sda1"' 'usr="/dev/sda2"' 'synthetic=true'
 rm -rf "$r"
 
 log "luks (an encrypted root)"

@@ -54,7 +54,18 @@ pub fn filesystems(app: &Appliance, os: &OsInfo) -> Result<Vec<Filesystem>> {
         .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member")
         .map(
             |crate::guest::inspect::BlockFs { dev, vfs: t }| Filesystem {
-                mountpoint: mps.iter().find(|(_, d)| *d == dev).map(|(m, _)| m.clone()),
+                // A btrfs subvolume (`btrfsvol:/dev/sda1/root`) counts for its filesystem;
+                // of several, the shortest mountpoint names it.
+                mountpoint: mps
+                    .iter()
+                    .filter(|(_, d)| {
+                        *d == dev
+                            || d.strip_prefix("btrfsvol:")
+                                .and_then(|r| r.strip_prefix(dev.as_str()))
+                                .is_some_and(|r| r.starts_with('/'))
+                    })
+                    .min_by_key(|(m, _)| m.len())
+                    .map(|(m, _)| m.clone()),
                 uuid: app.uuid(&dev),
                 label: app.label(&dev),
                 device: dev,

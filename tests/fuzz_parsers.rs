@@ -2,10 +2,12 @@
 //! on any input. CI runs a short pass (the default case count); `scripts/fuzz.sh` runs a
 //! long one (`PROPTEST_CASES`).
 
+use imgseal::facts::rpmdb::{bdb, header, sqlite};
 use imgseal::parse::{
     cloudcfg, dhclient, dpkg, fstab, grub, ini, interfaces, netplan, repos, shellvars,
 };
 use proptest::prelude::*;
+use std::sync::OnceLock;
 
 /// Realistic samples that mutations start from.
 const SAMPLES: &[&str] = &[
@@ -73,7 +75,96 @@ fn every_text_parser(s: &str) {
     let _ = imgseal::ui::printable(s);
 }
 
+/// The rpm database fixtures (scripts/make-rpmdb-fixtures.sh): real files to damage.
+fn rpmdb_fixture(name: &str) -> &'static [u8] {
+    static FILES: OnceLock<Vec<(String, Vec<u8>)>> = OnceLock::new();
+    let files = FILES.get_or_init(|| {
+        let base = std::env::var_os("IMGSEAL_FIXTURES")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fixtures")
+            })
+            .join("rpmdb");
+        [
+            "sqlite/rpmdb.sqlite",
+            "wal/rpmdb.sqlite",
+            "wal/rpmdb.sqlite-wal",
+            "bdb/Packages",
+        ]
+        .iter()
+        .map(|n| {
+            let p = base.join(n);
+            let b = std::fs::read(&p).unwrap_or_else(|e| {
+                panic!("{}: {e}: run scripts/make-test-images.sh", p.display())
+            });
+            (n.to_string(), b)
+        })
+        .collect()
+    });
+    &files.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+/// A real database with a few bytes changed, mostly where the structure is (the first
+/// bytes of pages: headers, cell pointers, item offsets), and maybe cut short.
+fn damaged(name: &'static str) -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::collection::vec((any::<u32>(), 0usize..96, any::<u8>(), any::<bool>()), 1..8),
+        proptest::option::weighted(0.1, any::<usize>()),
+    )
+        .prop_map(move |(edits, cut)| {
+            let mut b = rpmdb_fixture(name).to_vec();
+            let pages = (b.len() / 4096).max(1);
+            for (page, off, byte, anywhere) in edits {
+                let at = if anywhere {
+                    page as usize % b.len()
+                } else {
+                    (page as usize % pages) * 4096 + off
+                };
+                if at < b.len() {
+                    b[at] = byte;
+                }
+            }
+            if let Some(c) = cut {
+                b.truncate(c % (b.len() + 1));
+            }
+            b
+        })
+}
+
 proptest! {
+    #[test]
+    fn rpm_sqlite_reader_never_panics_or_loops(db in damaged("sqlite/rpmdb.sqlite")) {
+        let _ = sqlite::packages(&db, None);
+        let _ = sqlite::find(&db, None, "cloud-init");
+    }
+
+    #[test]
+    fn rpm_sqlite_log_reader_never_panics_or_loops(wal in damaged("wal/rpmdb.sqlite-wal")) {
+        let db = rpmdb_fixture("wal/rpmdb.sqlite").to_vec();
+        let _ = sqlite::packages(&db, Some(&wal));
+        let _ = sqlite::find(&db, Some(&wal), "cloud-init");
+    }
+
+    #[test]
+    fn rpm_berkeley_db_reader_never_panics_or_loops(db in damaged("bdb/Packages")) {
+        let _ = bdb::packages(&db);
+    }
+
+    #[test]
+    fn rpm_readers_never_panic_on_junk(bytes in proptest::collection::vec(any::<u8>(), 0..5000)) {
+        let _ = header::parse(&bytes);
+        let _ = sqlite::packages(&bytes, None);
+        let _ = sqlite::record(&bytes);
+        let _ = bdb::packages(&bytes);
+        // Junk behind a valid file header reaches the page walkers.
+        let mut s = rpmdb_fixture("sqlite/rpmdb.sqlite")[..100].to_vec();
+        s.extend_from_slice(&bytes);
+        let _ = sqlite::packages(&s, None);
+        let mut b = rpmdb_fixture("bdb/Packages")[..512].to_vec();
+        b.extend_from_slice(&bytes);
+        let _ = bdb::packages(&b);
+    }
+
     #[test]
     fn text_parsers_never_panic(s in input()) {
         every_text_parser(&s);

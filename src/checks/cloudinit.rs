@@ -49,11 +49,14 @@ fn installed(ctx: &Ctx) -> Result<Outcome> {
         ));
     }
     Ok(match &c.version {
-        Some(v) => Outcome::pass(format!("version {v} ({})", packages::database(ctx.os))),
+        Some(v) => Outcome::pass(format!(
+            "version {v} ({})",
+            packages::database(ctx.fs, ctx.os)
+        )),
         None => Outcome::fail(
             format!(
                 "cloud-init is not installed ({})",
-                packages::database(ctx.os)
+                packages::database(ctx.fs, ctx.os)
             ),
             vec![],
         ),

@@ -500,14 +500,13 @@ mod tests {
             )
             .file("/etc/fstab", "UUID=abc / xfs defaults 0 0\n")
             .dir("/var/lib/cloud")
-            .with_runner(|_, argv| crate::guest::fs::CmdOut {
-                status: 0,
-                output: if argv.contains(&"cloud-init") {
-                    "0.7.5-20.el7.centos.1\n".into()
-                } else {
-                    String::new()
-                },
-            });
+            .bytes(
+                "/var/lib/rpm/Packages",
+                &crate::facts::rpmdb::test_packages_file(&[(
+                    "cloud-init",
+                    "0.7.5-20.el7.centos.1",
+                )]),
+            );
         let r = report(&fs, &OsInfo::linux("centos", 7, 9), None);
         let bad: Vec<_> = r
             .results
@@ -522,12 +521,12 @@ mod tests {
 
     #[test]
     fn severity_downgrades_and_errors_are_reported() {
+        // A Packages file cut short.
+        let mut damaged = crate::facts::rpmdb::test_packages_file(&[("cloud-init", "0.7.5-1")]);
+        damaged.truncate(5000);
         let fs = MemFs::new()
             .file("/etc/fstab", "/dev/sda1 / ext4 defaults 1 1\n")
-            .with_runner(|_, _| crate::guest::fs::CmdOut {
-                status: 1,
-                output: "error: rpmdb: BDB0113 Thread/process died\n".into(),
-            });
+            .bytes("/var/lib/rpm/Packages", &damaged);
         let mut r = report(&fs, &OsInfo::linux("centos", 6, 10), None);
         assert_eq!(result(&r, "fstab-device-names").status, Status::Warn);
         // An unreadable package database is a finding about the guest, not a broken check.
@@ -535,7 +534,8 @@ mod tests {
         assert_eq!(installed.status, Status::Fail);
         assert!(
             installed.detail.contains("package database unreadable")
-                && installed.detail.contains("rpmdb"),
+                && installed.detail.contains("/var/lib/rpm/Packages: ")
+                && installed.detail.contains("cut short"),
             "{installed:?}"
         );
         assert!(!r.has_errors() && !r.compliant);

@@ -9,6 +9,7 @@ pub mod initsys;
 pub mod network;
 pub mod packages;
 pub mod repos;
+pub mod rpmdb;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

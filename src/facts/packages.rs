@@ -1,9 +1,11 @@
 //! Installed package versions from the guest's own package database, read as files where
 //! imgseal knows the format: `/var/lib/dpkg/status` (deb), `/var/lib/pacman/local/*/desc`
-//! (pacman), `/lib/apk/db/installed` (apk). On rpm guests the guest's own `rpm -q` runs inside
-//! the appliance (imgseal has no rpm database reader yet). A database that cannot be read is
-//! an [`Unreadable`] error, which facts report as a finding rather than end the run on.
+//! (pacman), `/lib/apk/db/installed` (apk), and rpm's sqlite or Berkeley DB database
+//! ([`super::rpmdb`]): no guest program runs, so a guest without `/bin/sh` or with broken
+//! libraries is read like any other. A database that cannot be read is an [`Unreadable`]
+//! error, which facts report as a finding rather than end the run on.
 
+use super::rpmdb::{self, Bytes, GuestFile};
 use super::{OsInfo, PackageFormat};
 use crate::guest::fs::{GuestFs, join};
 use crate::parse::dpkg;
@@ -37,22 +39,7 @@ pub fn installed_version(fs: &dyn GuestFs, os: &OsInfo, name: &str) -> Result<Op
             };
             Ok(dpkg::installed_version(&dpkg::parse_status(&status), name))
         }
-        PackageFormat::Rpm => {
-            let out = fs
-                .run_readonly(&["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name])
-                .map_err(|e| unreadable(format!("running the guest's rpm -q {name}: {e:#}")))?;
-            if out.ok() {
-                return Ok(out.output.lines().next().map(|l| l.trim().to_string()));
-            }
-            if out.output.contains("is not installed") {
-                return Ok(None);
-            }
-            Err(unreadable(format!(
-                "the guest's rpm -q {name} failed (exit {}): {}",
-                out.status,
-                out.output.trim()
-            )))
-        }
+        PackageFormat::Rpm => rpm_version(fs, name),
         PackageFormat::Pacman => pacman_version(fs, name),
         PackageFormat::Apk => {
             let Some(db) = fs.read_text(APK_INSTALLED)? else {
@@ -65,6 +52,75 @@ pub fn installed_version(fs: &dyn GuestFs, os: &OsInfo, name: &str) -> Result<Op
             f, os.distro
         ))),
     }
+}
+
+/// The kinds of database rpm keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RpmDb {
+    /// `rpmdb.sqlite` (rpm ≥ 4.16: Fedora ≥ 33, RHEL 9 and its rebuilds)
+    Sqlite,
+    /// The Berkeley DB hash file `Packages` (CentOS 6/7, RHEL 8)
+    Bdb,
+    /// `Packages.db`, rpm's own "ndb" format (openSUSE, SLES 15 SP3 and later)
+    Ndb,
+}
+
+/// Where rpm keeps its database: Fedora ≥ 36 and openSUSE under /usr/lib/sysimage/rpm (with
+/// /var/lib/rpm a link to it), the others under /var/lib/rpm. The first regular file found
+/// (links followed) is the database.
+pub const RPM_DATABASES: &[(&str, RpmDb)] = &[
+    ("/usr/lib/sysimage/rpm/rpmdb.sqlite", RpmDb::Sqlite),
+    ("/var/lib/rpm/rpmdb.sqlite", RpmDb::Sqlite),
+    ("/usr/lib/sysimage/rpm/Packages.db", RpmDb::Ndb),
+    ("/var/lib/rpm/Packages.db", RpmDb::Ndb),
+    ("/usr/lib/sysimage/rpm/Packages", RpmDb::Bdb),
+    ("/var/lib/rpm/Packages", RpmDb::Bdb),
+];
+
+/// The guest's rpm database, if it has one.
+pub fn rpm_database(fs: &dyn GuestFs) -> Result<Option<(&'static str, RpmDb)>> {
+    for &(path, kind) in RPM_DATABASES {
+        if fs.file_id(path)?.is_some() {
+            return Ok(Some((path, kind)));
+        }
+    }
+    Ok(None)
+}
+
+/// `VERSION-RELEASE` of the installed package `name` (the first by header number when
+/// several are, as `rpm -q` lists them), read from the database file.
+fn rpm_version(fs: &dyn GuestFs, name: &str) -> Result<Option<String>> {
+    let Some((path, kind)) = rpm_database(fs)? else {
+        let places: Vec<&str> = RPM_DATABASES.iter().map(|(p, _)| *p).collect();
+        return Err(Unreadable(format!(
+            "no rpm database: none of {} exists",
+            places.join(", ")
+        ))
+        .into());
+    };
+    let unreadable =
+        |e: anyhow::Error| -> anyhow::Error { Unreadable(format!("{path}: {e:#}")).into() };
+    let file = GuestFile::open(fs, path).map_err(unreadable)?;
+    let found = match kind {
+        RpmDb::Sqlite => {
+            // Committed transactions sqlite has not copied into the file yet.
+            let wal_path = format!("{path}-wal");
+            let wal = match fs.file_id(&wal_path)? {
+                Some(_) => Some(GuestFile::open(fs, &wal_path).map_err(unreadable)?),
+                None => None,
+            };
+            rpmdb::sqlite::find(&file, wal.as_ref().map(|w| w as &dyn Bytes), name)
+        }
+        RpmDb::Bdb => rpmdb::bdb::find(&file, name),
+        RpmDb::Ndb => {
+            return Err(Unreadable(format!(
+                "{path} is rpm's ndb format, which imgseal does not read"
+            ))
+            .into());
+        }
+    }
+    .map_err(unreadable)?;
+    Ok(found.first().map(rpmdb::Package::version_release))
 }
 
 /// pacman keeps one directory per package, `NAME-VERSION-REL`, whose `desc` names it.
@@ -116,13 +172,16 @@ fn apk_version(db: &str, name: &str) -> Option<String> {
 }
 
 /// Which database answered, for reports.
-pub fn database(os: &OsInfo) -> &'static str {
+pub fn database(fs: &dyn GuestFs, os: &OsInfo) -> String {
     match os.package_format {
-        PackageFormat::Deb => "/var/lib/dpkg/status",
-        PackageFormat::Rpm => "rpm database (guest rpm -q)",
-        PackageFormat::Pacman => PACMAN_LOCAL,
-        PackageFormat::Apk => APK_INSTALLED,
-        _ => "none",
+        PackageFormat::Deb => "/var/lib/dpkg/status".into(),
+        PackageFormat::Rpm => match rpm_database(fs) {
+            Ok(Some((path, _))) => path.into(),
+            _ => "no rpm database".into(),
+        },
+        PackageFormat::Pacman => PACMAN_LOCAL.into(),
+        PackageFormat::Apk => APK_INSTALLED.into(),
+        _ => "none".into(),
     }
 }
 
@@ -143,7 +202,7 @@ pub fn vendor_gap(os: &OsInfo) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guest::fs::{CmdOut, MemFs};
+    use crate::guest::fs::MemFs;
 
     #[test]
     fn deb_reads_the_status_file() {
@@ -161,26 +220,69 @@ mod tests {
         assert_eq!(installed_version(&fs, &os, "ufw").unwrap(), None);
     }
 
+    fn no_guest_program(fs: MemFs) -> MemFs {
+        fs.with_runner(|_, argv| panic!("a guest program ran: {argv:?}"))
+    }
+
+    fn rpm_fixture(name: &str) -> Vec<u8> {
+        crate::facts::rpmdb::tests::fixture(name)
+    }
+
     #[test]
-    fn rpm_asks_the_guest_rpm() {
-        let fs = MemFs::new().with_runner(|_, argv| {
-            if argv.last() == Some(&"cloud-init") {
-                CmdOut {
-                    status: 0,
-                    output: "0.7.9-24.el7.centos\n".into(),
-                }
-            } else if argv.last() == Some(&"broken") {
-                CmdOut {
-                    status: 1,
-                    output: "error: rpmdb open failed\n".into(),
-                }
-            } else {
-                CmdOut {
-                    status: 1,
-                    output: format!("package {} is not installed\n", argv.last().unwrap()),
-                }
-            }
-        });
+    fn rpm_reads_the_sqlite_database_without_guest_programs() {
+        // CentOS 8 / RHEL 9 layout.
+        let fs = no_guest_program(MemFs::new().bytes(
+            "/var/lib/rpm/rpmdb.sqlite",
+            &rpm_fixture("sqlite/rpmdb.sqlite"),
+        ));
+        let os = OsInfo::linux("centos", 9, 0);
+        assert_eq!(
+            installed_version(&fs, &os, "cloud-init")
+                .unwrap()
+                .as_deref(),
+            Some("0.7.9-24.el7.centos")
+        );
+        assert_eq!(
+            installed_version(&fs, &os, "firewalld").unwrap().as_deref(),
+            Some("0.6.3-13.el7_9")
+        );
+        assert_eq!(installed_version(&fs, &os, "ufw").unwrap(), None);
+        assert_eq!(database(&fs, &os), "/var/lib/rpm/rpmdb.sqlite");
+    }
+
+    #[test]
+    fn rpm_follows_fedoras_sysimage_layout_and_reads_the_log() {
+        // Fedora >= 36: the database under /usr/lib/sysimage/rpm, /var/lib/rpm a link to it;
+        // the write-ahead log beside it deletes cloud-init.
+        let fs = no_guest_program(
+            MemFs::new()
+                .bytes(
+                    "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+                    &rpm_fixture("wal/rpmdb.sqlite"),
+                )
+                .bytes(
+                    "/usr/lib/sysimage/rpm/rpmdb.sqlite-wal",
+                    &rpm_fixture("wal/rpmdb.sqlite-wal"),
+                )
+                .link("/var/lib/rpm", "../../usr/lib/sysimage/rpm"),
+        );
+        let os = OsInfo::linux("fedora", 39, 0);
+        assert_eq!(installed_version(&fs, &os, "cloud-init").unwrap(), None);
+        assert_eq!(
+            installed_version(&fs, &os, "cloud-init-extra")
+                .unwrap()
+                .as_deref(),
+            Some("1.0-2")
+        );
+        assert_eq!(database(&fs, &os), "/usr/lib/sysimage/rpm/rpmdb.sqlite");
+    }
+
+    #[test]
+    fn rpm_reads_the_berkeley_db_packages_file() {
+        // CentOS 6/7 layout.
+        let fs = no_guest_program(
+            MemFs::new().bytes("/var/lib/rpm/Packages", &rpm_fixture("bdb/Packages")),
+        );
         let os = OsInfo::linux("centos", 7, 9);
         assert_eq!(
             installed_version(&fs, &os, "cloud-init")
@@ -188,35 +290,38 @@ mod tests {
                 .as_deref(),
             Some("0.7.9-24.el7.centos")
         );
-        assert_eq!(installed_version(&fs, &os, "firewalld").unwrap(), None);
-        let e = installed_version(&fs, &os, "broken").unwrap_err();
-        assert!(e.downcast_ref::<Unreadable>().is_some(), "{e}");
-        let e = e.to_string();
-        assert!(e.starts_with("package database unreadable: "), "{e}");
-        assert!(e.contains("rpmdb open failed"), "{e}");
-        assert_eq!(
-            fs.commands.borrow()[0],
-            vec![
-                "rpm",
-                "-q",
-                "--qf",
-                "%{VERSION}-%{RELEASE}\\n",
-                "cloud-init"
-            ]
-        );
+        assert_eq!(installed_version(&fs, &os, "cloud").unwrap(), None);
+        assert_eq!(database(&fs, &os), "/var/lib/rpm/Packages");
     }
 
     #[test]
-    fn a_guest_without_a_shell_gives_an_unreadable_database() {
-        // The appliance runs guest programs through /bin/sh: without one, rpm never starts.
-        let fs = MemFs::new().with_runner(|_, _| CmdOut {
-            status: 127,
-            output: "/bin/sh: No such file or directory\n".into(),
-        });
-        let os = OsInfo::linux("fedora", 39, 0);
-        let e = installed_version(&fs, &os, "cloud-init").unwrap_err();
-        let u = e.downcast_ref::<Unreadable>().expect("an Unreadable error");
-        assert!(u.0.contains("/bin/sh: No such file"), "{u}");
+    fn an_rpm_database_that_cannot_be_read_is_a_finding() {
+        let os = OsInfo::linux("centos", 7, 9);
+        let unreadable = |fs: MemFs| {
+            let e = installed_version(&no_guest_program(fs), &os, "cloud-init").unwrap_err();
+            let u = e.downcast_ref::<Unreadable>().expect("an Unreadable error");
+            assert!(
+                e.to_string().starts_with("package database unreadable: "),
+                "{e}"
+            );
+            u.0.clone()
+        };
+        let why = unreadable(MemFs::new());
+        assert!(
+            why.starts_with("no rpm database: none of /usr/lib/sysimage/rpm/rpmdb.sqlite"),
+            "{why}"
+        );
+        let mut damaged = rpm_fixture("bdb/Packages");
+        damaged.truncate(600);
+        let why = unreadable(MemFs::new().bytes("/var/lib/rpm/Packages", &damaged));
+        assert!(why.starts_with("/var/lib/rpm/Packages: "), "{why}");
+        let why = unreadable(MemFs::new().file("/var/lib/rpm/rpmdb.sqlite", "not a database"));
+        assert!(why.contains("too short to be an sqlite database"), "{why}");
+        let why = unreadable(MemFs::new().file("/usr/lib/sysimage/rpm/Packages.db", "ndb"));
+        assert!(why.contains("ndb format"), "{why}");
+        // A directory where the file should be is no database.
+        let why = unreadable(MemFs::new().dir("/var/lib/rpm/Packages"));
+        assert!(why.starts_with("no rpm database"), "{why}");
     }
 
     fn os_of(distro: &str, format: PackageFormat) -> OsInfo {

@@ -665,6 +665,38 @@ impl Handle {
         self.path_string("vfs_type", dev, sys::guestfs_vfs_type)
     }
 
+    /// The subvolumes of a btrfs filesystem: (id, path from the top level), e.g.
+    /// `(256, "root")`. The daemon mounts the filesystem itself for the listing.
+    pub fn btrfs_subvolume_list(&self, fs: &str) -> Result<Vec<(u64, String)>> {
+        let f = to_cstring("btrfs_subvolume_list", fs)?;
+        let r = unsafe { sys::guestfs_btrfs_subvolume_list(self.g, f.as_ptr()) };
+        if r.is_null() {
+            return Err(self.error("btrfs_subvolume_list"));
+        }
+        let out = unsafe {
+            let len = (*r).len as usize;
+            let vals = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+            };
+            vals.iter()
+                .map(|v| {
+                    let path = if v.btrfssubvolume_path.is_null() {
+                        String::new()
+                    } else {
+                        std::ffi::CStr::from_ptr(v.btrfssubvolume_path)
+                            .to_string_lossy()
+                            .into_owned()
+                    };
+                    (v.btrfssubvolume_id, path)
+                })
+                .collect()
+        };
+        unsafe { sys::guestfs_free_btrfssubvolume_list(r) };
+        Ok(out)
+    }
+
     // ---- mounting ----
 
     pub fn mount(&self, dev: &str, mountpoint: &str) -> Result<()> {

@@ -15,7 +15,9 @@
 //! `/etc/alpine-release`, `/etc/SuSE-release`); a root with `/etc/fstab` but no release
 //! file is Linux of unknown distribution. Windows roots are recognised by `\Windows\System32` (and refused by the
 //! callers). Distribution names are libguestfs's, so vendor manifests keep their meaning.
-//! Not covered: btrfs roots in a subvolume other than the default one.
+//! A btrfs filesystem whose default subvolume holds no root is looked at subvolume by
+//! subvolume (Fedora's `root`, Ubuntu's `@`), and a separate `/usr` named in the root's fstab
+//! is mounted before anything is read (see `roots.rs`).
 
 use crate::facts::{InitSystem, OsFamily, OsInfo, PackageFormat};
 use crate::ffi::guestfs::Handle;
@@ -528,6 +530,47 @@ pub struct Named {
     pub dev: String,
     pub uuid: Option<String>,
     pub label: Option<String>,
+    /// A btrfs filesystem's subvolumes, (id, path), when fstab names one by `subvolid=`.
+    pub subvolumes: Vec<(u64, String)>,
+}
+
+/// The subvolume an fstab entry's options name: `subvol=root` (`subvol=/@` is `@`), or
+/// `subvolid=256`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subvolume {
+    Path(String),
+    Id(u64),
+}
+
+pub fn subvolume_of(options: &str) -> Option<Subvolume> {
+    let opts: Vec<&str> = options.split(',').map(str::trim).collect();
+    if let Some(p) = opts.iter().find_map(|o| o.strip_prefix("subvol=")) {
+        return Some(Subvolume::Path(p.trim_matches('/').to_string()));
+    }
+    opts.iter()
+        .find_map(|o| o.strip_prefix("subvolid="))
+        .and_then(|i| i.parse().ok())
+        .map(Subvolume::Id)
+}
+
+/// What libguestfs mounts for an fstab entry on `dev`: a btrfs subvolume is
+/// `btrfsvol:DEV/PATH`; the top level (`subvol=/`, `subvolid=5`) and an id not among
+/// `subvolumes` are the device itself.
+pub fn mountable(dev: &str, options: &str, subvolumes: &[(u64, String)]) -> String {
+    let path = match subvolume_of(options) {
+        Some(Subvolume::Path(p)) => p,
+        Some(Subvolume::Id(id)) => subvolumes
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    if path.is_empty() {
+        dev.to_string()
+    } else {
+        format!("btrfsvol:{dev}/{path}")
+    }
 }
 
 /// The appliance device an fstab `spec` names, among `known` filesystems: `UUID=`,
@@ -596,7 +639,15 @@ pub fn mountpoints(entries: &[fstab::Entry], known: &[Named]) -> Vec<(String, St
     entries
         .iter()
         .filter(|e| e.file.starts_with('/') && e.vfstype != "swap")
-        .filter_map(|e| Some((e.file.clone(), resolve_spec(&e.spec, known)?)))
+        .filter_map(|e| {
+            let dev = resolve_spec(&e.spec, known)?;
+            let subvolumes = known
+                .iter()
+                .find(|n| n.dev == dev)
+                .map(|n| n.subvolumes.as_slice())
+                .unwrap_or_default();
+            Some((e.file.clone(), mountable(&dev, &e.options, subvolumes)))
+        })
         .collect()
 }
 
@@ -974,22 +1025,59 @@ mod tests {
     }
 
     #[test]
+    fn btrfs_subvolumes_in_fstab_become_libguestfs_mountables() {
+        let subvols = vec![(256, "root".to_string()), (257, "home".to_string())];
+        let m = |o: &str| mountable("/dev/sda2", o, &subvols);
+        assert_eq!(m("subvol=root,compress=zstd:1"), "btrfsvol:/dev/sda2/root");
+        assert_eq!(m("defaults,subvol=/@"), "btrfsvol:/dev/sda2/@");
+        assert_eq!(m("subvolid=257"), "btrfsvol:/dev/sda2/home");
+        assert_eq!(m("subvol=/"), "/dev/sda2");
+        assert_eq!(m("subvolid=5"), "/dev/sda2");
+        assert_eq!(m("subvolid=999"), "/dev/sda2");
+        assert_eq!(m("defaults"), "/dev/sda2");
+        assert_eq!(subvolume_of("ro,subvolid=256"), Some(Subvolume::Id(256)));
+        let entries = fstab::parse(
+            "UUID=b7 / btrfs subvol=root,compress=zstd:1 0 0\nUUID=b7 /home btrfs subvolid=257 0 0\nLABEL=boot /boot ext4 defaults 1 2\n",
+        );
+        let known = vec![
+            Named {
+                dev: "/dev/sda2".into(),
+                uuid: Some("b7".into()),
+                subvolumes: subvols.clone(),
+                ..Default::default()
+            },
+            Named {
+                dev: "/dev/sda1".into(),
+                label: Some("boot".into()),
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            mountpoints(&entries, &known),
+            vec![
+                ("/".to_string(), "btrfsvol:/dev/sda2/root".to_string()),
+                ("/home".to_string(), "btrfsvol:/dev/sda2/home".to_string()),
+                ("/boot".to_string(), "/dev/sda1".to_string()),
+            ]
+        );
+    }
+
+    #[test]
     fn fstab_specs_resolve_to_appliance_devices() {
         let known = vec![
             Named {
                 dev: "/dev/sda1".into(),
                 uuid: Some("0B6A-11".into()),
                 label: Some("root".into()),
+                ..Default::default()
             },
             Named {
                 dev: "/dev/sda2".into(),
-                uuid: None,
-                label: None,
+                ..Default::default()
             },
             Named {
                 dev: "/dev/vg-sys/lv-home".into(),
-                uuid: None,
-                label: None,
+                ..Default::default()
             },
         ];
         assert_eq!(

@@ -10,6 +10,7 @@ use crate::ffi::guestfs::Handle;
 use crate::guest::fs::GuestFs;
 use crate::ui::Reporter;
 use anyhow::{Context, Result, bail};
+use std::collections::HashMap;
 
 impl Appliance {
     /// The one operating system on the disk. No OS or several are errors that say what to do.
@@ -66,7 +67,9 @@ impl Appliance {
     }
 
     /// Inspection (once per appliance): each filesystem that can hold a root is mounted
-    /// read-only at `/`, examined and unmounted again.
+    /// read-only at `/`, examined and unmounted again. A btrfs filesystem whose default
+    /// subvolume holds no root is examined subvolume by subvolume; a separate `/usr` the
+    /// candidate's fstab names is mounted before it is examined.
     fn found(&self) -> Result<Vec<Root>> {
         if let Some(f) = self.found.borrow().as_ref() {
             return Ok(f.clone());
@@ -75,53 +78,208 @@ impl Appliance {
         self.h
             .umount_all()
             .context("unmounting before inspection")?;
-        let rec = crate::ui::Recorder::default();
+        // Subvolumes of every btrfs filesystem (one daemon call each): roots may live in
+        // one, and fstab may name one by id.
+        let subvolumes: HashMap<String, Vec<(u64, String)>> = fss
+            .iter()
+            .filter(|f| f.vfs == "btrfs")
+            .map(|f| {
+                let list = self.h.btrfs_subvolume_list(&f.dev).unwrap_or_default();
+                (f.dev.clone(), list)
+            })
+            .collect();
         let mut found = Vec::new();
         for f in fss.iter().filter(|f| inspect::may_hold_root(&f.vfs)) {
-            // Each candidate is a different tree at `/`: no answer about one is kept for the next.
-            self.cache.clear();
-            if self.h.mount_ro(&f.dev, "/").is_err() {
-                continue; // not mountable: not a root we could work on either
-            }
-            let r = inspect::examine(&self.guest(&rec));
-            self.cache.clear();
-            self.h
-                .umount("/")
-                .with_context(|| format!("unmounting {} after inspecting it", f.dev))?;
-            if let Some(mut x) = r.with_context(|| format!("inspecting {}", f.dev))? {
-                x.os.root = f.dev.clone();
+            if let Some(x) = self.examine_at(&f.dev, &fss, &subvolumes)? {
                 found.push(x);
+            } else if let Some(list) = subvolumes.get(&f.dev) {
+                found.extend(self.subvolume_roots(&f.dev, list, &fss, &subvolumes)?);
             }
         }
         // fstab names filesystems by UUID or label: ask those only when they are used.
         let uses = |p: &[&str]| {
-            found
-                .iter()
-                .flat_map(|x| &x.fstab)
-                .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+            found.iter().any(|(x, _)| {
+                x.fstab
+                    .iter()
+                    .any(|e| p.iter().any(|p| e.spec.starts_with(p)))
+            })
         };
         let (want_uuid, want_label) = (
             uses(&["UUID=", "/dev/disk/by-uuid/"]),
             uses(&["LABEL=", "/dev/disk/by-label/"]),
         );
-        let named: Vec<Named> = fss
-            .iter()
+        let named = self.named(&fss, want_uuid, want_label, &subvolumes);
+        let roots: Vec<Root> = found
+            .into_iter()
+            .map(|(x, usr)| {
+                let mut mountpoints = inspect::mountpoints(&x.fstab, &named);
+                // CoreOS's /usr is in no fstab: it is mounted where inspection found it.
+                if let Some(u) = usr
+                    && !mountpoints.iter().any(|(mp, _)| mp == "/usr")
+                {
+                    mountpoints.push(("/usr".to_string(), u));
+                }
+                Root {
+                    mountpoints,
+                    os: x.os,
+                }
+            })
+            .collect();
+        *self.found.borrow_mut() = Some(roots.clone());
+        Ok(roots)
+    }
+
+    /// The filesystems fstab can name, with UUIDs and labels when asked for.
+    fn named(
+        &self,
+        fss: &[BlockFs],
+        want_uuid: bool,
+        want_label: bool,
+        subvolumes: &HashMap<String, Vec<(u64, String)>>,
+    ) -> Vec<Named> {
+        fss.iter()
             .filter(|f| f.vfs != "unknown" && f.vfs != "LVM2_member" && f.vfs != "crypto_LUKS")
             .map(|f| Named {
                 dev: f.dev.clone(),
                 uuid: want_uuid.then(|| self.uuid(&f.dev)).flatten(),
                 label: want_label.then(|| self.label(&f.dev)).flatten(),
+                subvolumes: subvolumes.get(&f.dev).cloned().unwrap_or_default(),
             })
-            .collect();
-        let roots: Vec<Root> = found
-            .into_iter()
-            .map(|x| Root {
-                mountpoints: inspect::mountpoints(&x.fstab, &named),
-                os: x.os,
-            })
-            .collect();
-        *self.found.borrow_mut() = Some(roots.clone());
-        Ok(roots)
+            .collect()
+    }
+
+    /// Mounts `mountable` (a device or `btrfsvol:DEV/PATH`) read-only at `/`, and the `/usr`
+    /// its fstab names when that is another filesystem, examines it, and unmounts both. With
+    /// the root found: the `/usr` mounted for it that no fstab names (CoreOS).
+    fn examine_at(
+        &self,
+        mountable: &str,
+        fss: &[BlockFs],
+        subvolumes: &HashMap<String, Vec<(u64, String)>>,
+    ) -> Result<Option<(inspect::Found, Option<String>)>> {
+        // Each candidate is a different tree at `/`: no answer about one is kept for the next.
+        self.cache.clear();
+        if self.h.mount_ro(mountable, "/").is_err() {
+            return Ok(None); // not mountable: not a root we could work on either
+        }
+        let rec = crate::ui::Recorder::default();
+        let usr = self.mount_usr(mountable, fss, subvolumes, &rec);
+        // What was read of the root alone still holds unless /usr changed under it.
+        if usr.is_some() {
+            self.cache.clear();
+        }
+        let r = inspect::examine(&self.guest(&rec));
+        self.cache.clear();
+        if usr.is_some() {
+            self.h
+                .umount("/usr")
+                .with_context(|| format!("unmounting /usr after inspecting {mountable}"))?;
+        }
+        self.h
+            .umount("/")
+            .with_context(|| format!("unmounting {mountable} after inspecting it"))?;
+        let Some(mut x) = r.with_context(|| format!("inspecting {mountable}"))? else {
+            return Ok(None);
+        };
+        x.os.root = mountable.to_string();
+        Ok(Some((x, usr.flatten())))
+    }
+
+    /// A separate `/usr` (CoreOS; servers partitioned the old way): os-release, the
+    /// binaries and the package databases of some distributions live there, so it is
+    /// mounted read-only before anything is read: the one the root's fstab names, or, on a
+    /// CoreOS root (`/etc/coreos/update.conf`, no fstab entry), the filesystem holding
+    /// `share/coreos`, as libguestfs finds it. None when nothing was mounted;
+    /// `Some(None)` for fstab's, `Some(Some(dev))` for one found without fstab.
+    fn mount_usr(
+        &self,
+        root: &str,
+        fss: &[BlockFs],
+        subvolumes: &HashMap<String, Vec<(u64, String)>>,
+        rec: &crate::ui::Recorder,
+    ) -> Option<Option<String>> {
+        let g = self.guest(rec);
+        if !g.is_dir("/usr").unwrap_or(false) {
+            return None;
+        }
+        let entry = match g.read_text("/etc/fstab") {
+            Ok(Some(text)) => crate::parse::fstab::parse(&text)
+                .into_iter()
+                .find(|e| e.file.trim_end_matches('/') == "/usr" && e.vfstype != "swap"),
+            _ => None,
+        };
+        let Some(e) = entry else {
+            if !g.is_file("/etc/coreos/update.conf").unwrap_or(false) {
+                return None;
+            }
+            let root_dev = root.strip_prefix("btrfsvol:").unwrap_or(root);
+            for f in fss
+                .iter()
+                .filter(|f| inspect::may_hold_root(&f.vfs) && !root_dev.starts_with(f.dev.as_str()))
+            {
+                if self.h.mount_ro(&f.dev, "/usr").is_err() {
+                    continue;
+                }
+                self.cache.clear();
+                if self.guest(rec).is_dir("/usr/share/coreos").unwrap_or(false) {
+                    return Some(Some(f.dev.clone()));
+                }
+                let _ = self.h.umount("/usr");
+            }
+            self.cache.clear();
+            return None;
+        };
+        let by_uuid = e.spec.starts_with("UUID=") || e.spec.starts_with("/dev/disk/by-uuid/");
+        let by_label = e.spec.starts_with("LABEL=") || e.spec.starts_with("/dev/disk/by-label/");
+        let named = self.named(fss, by_uuid, by_label, subvolumes);
+        let dev = inspect::resolve_spec(&e.spec, &named)?;
+        let subvols = subvolumes.get(&dev).map(Vec::as_slice).unwrap_or_default();
+        self.h
+            .mount_ro(&inspect::mountable(&dev, &e.options, subvols), "/usr")
+            .ok()
+            .map(|()| None)
+    }
+
+    /// The roots in a btrfs filesystem's subvolumes (Fedora's `root`, Ubuntu's `@`), as
+    /// libguestfs names them (`btrfsvol:/dev/sda2/root`). Snapshots hold roots too: when
+    /// several do, the ones whose own fstab mounts that subvolume at `/` are kept.
+    fn subvolume_roots(
+        &self,
+        dev: &str,
+        list: &[(u64, String)],
+        fss: &[BlockFs],
+        subvolumes: &HashMap<String, Vec<(u64, String)>>,
+    ) -> Result<Vec<(inspect::Found, Option<String>)>> {
+        // Snapshots last; at most 16 subvolumes are looked at.
+        let mut order: Vec<&(u64, String)> = list.iter().collect();
+        order.sort_by_key(|(_, p)| p.contains("snapshot"));
+        let mut roots = Vec::new();
+        for (id, path) in order.into_iter().take(16) {
+            let m = format!("btrfsvol:{dev}/{path}");
+            if let Some(x) = self.examine_at(&m, fss, subvolumes)? {
+                roots.push((*id, path.clone(), x));
+            }
+        }
+        if roots.len() > 1 {
+            let own: Vec<_> = roots
+                .iter()
+                .filter(|(id, path, (x, _))| {
+                    x.fstab.iter().any(|e| {
+                        e.file == "/"
+                            && match inspect::subvolume_of(&e.options) {
+                                Some(inspect::Subvolume::Path(p)) => p == *path,
+                                Some(inspect::Subvolume::Id(i)) => i == *id,
+                                None => false,
+                            }
+                    })
+                })
+                .cloned()
+                .collect();
+            if !own.is_empty() {
+                roots = own;
+            }
+        }
+        Ok(roots.into_iter().map(|(_, _, x)| x).collect())
     }
 
     /// libguestfs's own (slow, broad) inspection, for a disk where imgseal's found no root but

@@ -107,7 +107,7 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
         }
         notes.push(format!(
             "installed cloud-init {want} (verified in {})",
-            packages::database(ctx.os)
+            packages::database(ctx.fs, ctx.os)
         ));
     }
     Ok(notes)
@@ -377,22 +377,21 @@ mod tests {
         )
     }
 
+    /// An rpm guest whose database (a Berkeley DB `Packages` file, read by imgseal) holds
+    /// cloud-init `installed`; the guest's `rpm -e` and `rpm -ivh` rewrite it.
     fn rpm_guest_on(base: MemFs, installed: Option<&str>) -> (MemFs, Rc<RefCell<Option<String>>>) {
+        let db = |v: Option<&str>| {
+            let mut pkgs = vec![("bash", "4.2.46-34.el7")];
+            pkgs.extend(v.map(|v| ("cloud-init", v)));
+            crate::facts::rpmdb::test_packages_file(&pkgs)
+        };
+        let base = base.bytes("/var/lib/rpm/Packages", &db(installed));
         let state = Rc::new(RefCell::new(installed.map(str::to_string)));
         let s = state.clone();
-        let fs = base.with_runner(move |_, argv| match argv[1] {
-            "-q" => match s.borrow().clone() {
-                Some(v) => CmdOut {
-                    status: 0,
-                    output: format!("{v}\n"),
-                },
-                None => CmdOut {
-                    status: 1,
-                    output: "package cloud-init is not installed\n".into(),
-                },
-            },
+        let fs = base.with_runner(move |fs, argv| match argv[1] {
             "-e" => {
                 *s.borrow_mut() = None;
+                fs.write("/var/lib/rpm/Packages", &db(None)).unwrap();
                 CmdOut {
                     status: 0,
                     output: String::new(),
@@ -400,6 +399,8 @@ mod tests {
             }
             "-ivh" => {
                 *s.borrow_mut() = Some("0.7.5-20.el7.centos.1".into());
+                fs.write("/var/lib/rpm/Packages", &db(Some("0.7.5-20.el7.centos.1")))
+                    .unwrap();
                 CmdOut {
                     status: 0,
                     output: "Preparing...\n".into(),
@@ -447,11 +448,15 @@ mod tests {
             "{:?}",
             r.notes
         );
-        // Idempotent: the vendor build is there, nothing runs but the query.
+        // Idempotent: the vendor build is there, nothing runs (the database is read).
         fs.commands.borrow_mut().clear();
         let again = run_op(&fs, &os, def(), Some(&v), false).unwrap();
         assert_eq!(again.status, "unchanged");
-        assert!(fs.commands.borrow().iter().all(|c| c[1] == "-q"));
+        assert!(
+            fs.commands.borrow().is_empty(),
+            "{:?}",
+            fs.commands.borrow()
+        );
     }
 
     #[test]
@@ -461,16 +466,16 @@ mod tests {
             "centos",
             "\"7\"",
         );
-        let fs = MemFs::new().with_runner(|_, argv| match argv[1] {
-            "-q" => CmdOut {
-                status: 0,
-                output: "0.7.9-24.el7.centos\n".into(),
-            },
-            _ => CmdOut {
+        // The guest's rpm says it worked, but its database still holds the old build.
+        let fs = MemFs::new()
+            .bytes(
+                "/var/lib/rpm/Packages",
+                &crate::facts::rpmdb::test_packages_file(&[("cloud-init", "0.7.9-24.el7.centos")]),
+            )
+            .with_runner(|_, _| CmdOut {
                 status: 0,
                 output: String::new(),
-            },
-        });
+            });
         let e = run_op(&fs, &OsInfo::linux("centos", 7, 9), def(), Some(&v), false).unwrap_err();
         assert!(
             format!("{e:#}").contains(
