@@ -19,6 +19,8 @@
 #                    local database holding cloud-init 23.4.4-1 (tiny root)
 #   nosh.qcow2       SYNTHETIC CentOS 7 root without /bin/sh: the guest's rpm cannot run
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
+#   win2008r2.qcow2, win2012r2.qcow2, winhiber.qcow2
+#                    SYNTHETIC Windows Server layouts (make-windows-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
 #
@@ -39,6 +41,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The initramfs archives of the unit tests: seconds to make, with a stamp of their own.
 "$here/scripts/make-initramfs-fixtures.sh" "$out"
+# The Windows layouts (win2008r2, win2012r2, winhiber): NTFS and registry hives, a stamp of
+# their own too.
+"$here/scripts/make-windows-fixtures.sh" "$out"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp_want" ]; then
   echo "make-test-images.sh: fixtures in $out are up to date"
   exit 0

@@ -9,6 +9,7 @@ pub mod initsys;
 pub mod network;
 pub mod packages;
 pub mod repos;
+pub mod windows;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -114,6 +115,9 @@ pub struct OsInfo {
     pub hostname: String,
     /// The root filesystem's device in the appliance.
     pub root: String,
+    /// What the registry says of a Windows guest (absent for every other guest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<windows::WindowsInfo>,
 }
 
 impl OsInfo {

@@ -83,6 +83,18 @@ fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
 }
 
 impl GuestFs for Guest<'_> {
+    fn hive(&self, path: &str, write: bool) -> Result<Box<dyn super::registry::Hive + '_>> {
+        if write {
+            self.changing();
+        }
+        Ok(Box::new(super::registry::ApplianceHive::open(
+            self.h,
+            &self.cache.hive_open,
+            path,
+            write,
+        )?))
+    }
+
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         if let Some(m) = self.cache.stats.borrow().get(path) {
             return Ok(*m);
