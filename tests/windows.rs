@@ -137,8 +137,145 @@ fn windows_2012_r2_is_inspected_from_its_registry_as_virt_inspector_reads_it() {
 }
 
 #[test]
-fn windows_2008_r2_is_inspected_from_its_registry() {
+fn windows_2008_r2_is_inspected_and_checked_from_its_registry() {
     let t = Imgseal::new();
     let j = inspect(&t, "win2008r2");
     assert_as_planted("win2008r2", &j);
+
+    // check: a report (exit 1), every Windows rule read from the registry and the volume.
+    let img = fixture("win2008r2.qcow2");
+    let before = sha256_file(&img);
+    let out = t.run(&[
+        "-q",
+        "check",
+        "--json",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(sha256_file(&img), before, "check changed the input");
+    let r = json(&out);
+    assert_eq!(r["os"]["type"], "windows");
+    assert_eq!(
+        r["failing_rules"],
+        serde_json::json!(["R2", "R3", "R6", "R8"]),
+        "{r:#}"
+    );
+    let res = |id: &str| -> Value {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id} in {r:#}"))
+    };
+    let findings = |id: &str| -> Vec<String> {
+        res(id)["findings"]
+            .as_array()
+            .map(|a| a.iter().map(|f| f.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    // R2: six profile values (3 profiles x 2 control sets) and the one policy.
+    let fw = findings("windows-firewall");
+    assert_eq!(fw.len(), 7, "{fw:#?}");
+    assert!(fw.iter().any(|f| f.starts_with(
+        "SYSTEM\\ControlSet002\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\PublicProfile EnableFirewall=1"
+    )));
+    assert!(
+        fw.iter()
+            .any(|f| f.starts_with("SOFTWARE\\Policies\\Microsoft\\WindowsFirewall\\DomainProfile"))
+    );
+    assert!(
+        res("windows-firewall")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("MpsSvc) starts automatically")
+    );
+    // R3: the jumbo interface in both control sets, named in UTF-16 as the fixture wrote it.
+    let m = fixture_meta("win2008r2");
+    let mtu = findings("windows-mtu");
+    assert_eq!(mtu.len(), 2, "{mtu:#?}");
+    for cs in ["ControlSet001", "ControlSet002"] {
+        let want = format!(
+            "{cs} {} ({}): MTU 9000 > 1500",
+            m["nic"].as_str().unwrap(),
+            m["connection"].as_str().unwrap()
+        );
+        assert!(mtu.contains(&want), "{want:?} not in {mtu:#?}");
+    }
+    assert_eq!(res("windows-cloudbase-init")["status"], "fail");
+    // R7 (a recommendation: warn): every marker the fixture planted, each named.
+    let p = findings("windows-pending");
+    assert_eq!(res("windows-pending")["status"], "warn");
+    for want in [
+        "RebootPending",
+        "Auto Update\\RebootRequired",
+        "PendingFileRenameOperations: 2 file operation(s)",
+        "NV Hostname: a rename from WIN-2008R2 to WIN-2008R2-NEW",
+        "WinSxS/pending.xml",
+    ] {
+        assert!(p.iter().any(|f| f.contains(want)), "{want:?} not in {p:#?}");
+    }
+    // R8: each planted trace found; the link into System32\\config is a trace itself, and
+    // nothing behind it (the hives) or the user's documents is.
+    let tr = findings("windows-traces");
+    for want in [
+        "/Windows/Temp/build.log (temp)",
+        "/Windows/Temp/config-link (temp)",
+        "ConsoleHost_history.txt (powershell-history)",
+        "/Windows/Panther/unattend.xml (answer-files)",
+        "/Windows/System32/Sysprep/unattend.xml (answer-files)",
+        "/Windows/MEMORY.DMP (memory-dumps)",
+        "/Windows/System32/winevt/Logs/Security.evtx (event-logs)",
+        "bcache22.bmc (rdp-cache)",
+        "/$Recycle.Bin/",
+        "/Windows/Prefetch/CMD.EXE-4A81B364.pf (prefetch)",
+        "/Windows/SoftwareDistribution/Download/3f2a (update-downloads)",
+        "ReportQueue/AppCrash_build (error-reports)",
+    ] {
+        assert!(
+            tr.iter().any(|f| f.contains(want)),
+            "{want:?} not in {tr:#?}"
+        );
+    }
+    assert!(
+        !tr.iter()
+            .any(|f| f.contains("config/SYSTEM") || f.contains("Documents")),
+        "{tr:#?}"
+    );
+    assert!(t.leftovers().is_empty());
+}
+
+#[test]
+fn a_hibernated_windows_volume_is_refused_for_conversion_and_left_untouched() {
+    let t = Imgseal::new();
+    let img = fixture("winhiber.qcow2");
+    let before = sha256_file(&img);
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().join("sealed.qcow2");
+    let r = t.run(&[
+        "-q",
+        "convert",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let e = stderr(&r);
+    assert!(
+        e.contains("the Windows volume is hibernated") && e.contains("shut it down fully"),
+        "{e}"
+    );
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+    assert_eq!(sha256_file(&img), before, "the input changed");
+    assert_eq!(
+        std::fs::read_dir(out_dir.path()).unwrap().count(),
+        0,
+        "nothing written beside the output"
+    );
+    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
 }

@@ -10,6 +10,8 @@ pub mod network;
 pub mod packages;
 pub mod repos;
 pub mod windows;
+pub mod winreg;
+pub mod wintraces;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;

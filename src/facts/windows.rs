@@ -107,6 +107,19 @@ pub fn pe_arch(head: &[u8]) -> &'static str {
     }
 }
 
+/// Whether the system volume is hibernated, or left in use by fast startup: `hiberfil.sys`
+/// starts with a hibernation signature (`hibr`, `wake`, in any case). ntfs-3g then mounts it
+/// read-only, and writing it would lose the hibernated session.
+pub fn hibernated(fs: &dyn GuestFs) -> Result<Option<String>> {
+    let Some(p) = find_nocase(fs, "/", "hiberfil.sys")? else {
+        return Ok(None);
+    };
+    let head = fs.read_at(&p, 0, 4)?;
+    let sig = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    Ok(matches!(sig.as_str(), "hibr" | "wake")
+        .then(|| format!("the Windows volume is hibernated ({p} holds a saved session)")))
+}
+
 const CURRENT_VERSION: &str = "Microsoft\\Windows NT\\CurrentVersion";
 
 /// Reads a Windows root whose system root is `sysroot` (a guest path such as `/Windows`).
@@ -406,6 +419,15 @@ mod tests {
         far[0x3C..0x40].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(pe_arch(&far), "unknown");
         assert_eq!(pe_arch(b"\x7fELF"), "unknown");
+    }
+
+    #[test]
+    fn a_hibernation_signature_is_named_and_a_cleared_file_is_not() {
+        let fs = MemFs::new().file("/hiberfil.sys", "HIBR saved session");
+        assert!(hibernated(&fs).unwrap().unwrap().contains("hibernated"));
+        let fs = MemFs::new().bytes("/HIBERFIL.SYS", &[0u8; 16]);
+        assert_eq!(hibernated(&fs).unwrap(), None);
+        assert_eq!(hibernated(&MemFs::new()).unwrap(), None);
     }
 
     #[test]

@@ -101,7 +101,12 @@ impl GuestFs for Guest<'_> {
         }
         // A name missing from its directory's remembered listing does not exist.
         let dir = super::fs::parent(path);
-        let name = path.trim_end_matches('/')[dir.len()..].trim_start_matches('/');
+        // (`/` is its own parent: it has no name to look up.)
+        let name = path
+            .trim_end_matches('/')
+            .get(dir.len()..)
+            .unwrap_or("")
+            .trim_start_matches('/');
         if !name.is_empty()
             && self
                 .cache
