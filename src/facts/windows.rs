@@ -280,6 +280,92 @@ fn drive(letter: &str, v: &RegValue) -> Drive {
     }
 }
 
+/// A Windows Server 2012 R2 guest in memory for the unit tests of checks and operations: the
+/// firewall on in both control sets and by policy, a jumbo MTU on one interface.
+#[cfg(test)]
+pub mod testutil {
+    use super::*;
+    use crate::facts::winreg::{
+        FIREWALL_GPO, FIREWALL_POLICY, FIREWALL_PROFILES, NET_CLASS, TCPIP_INTERFACES,
+    };
+    use crate::guest::memfs::MemFs;
+    use crate::guest::registry::MemHive;
+
+    pub const NIC: &str = "{5A3C9E12-7B41-4C2A-9F0E-1D2B3C4D5E6F}";
+    pub const NIC2: &str = "{8E1F2A3B-4C5D-4E6F-8A9B-0C1D2E3F4A5B}";
+    pub const SYSTEM: &str = "/Windows/System32/config/SYSTEM";
+    pub const SOFTWARE: &str = "/Windows/System32/config/SOFTWARE";
+
+    pub fn guest() -> (MemFs, crate::facts::OsInfo) {
+        let mut system = MemHive::new()
+            .with("Select", "Current", RegValue::Dword(1))
+            .with("Select", "Default", RegValue::Dword(1))
+            .with("Select", "LastKnownGood", RegValue::Dword(2))
+            .with("Setup", "SetupType", RegValue::Dword(0))
+            .with("Setup", "CmdLine", RegValue::Sz(String::new()));
+        for cs in ["ControlSet001", "ControlSet002"] {
+            for p in FIREWALL_PROFILES {
+                system = system.with(
+                    &format!("{cs}\\{FIREWALL_POLICY}\\{p}"),
+                    "EnableFirewall",
+                    RegValue::Dword(1),
+                );
+            }
+            system = system
+                .with(
+                    &format!("{cs}\\{TCPIP_INTERFACES}\\{NIC}"),
+                    "MTU",
+                    RegValue::Dword(9000),
+                )
+                .with(
+                    &format!("{cs}\\{TCPIP_INTERFACES}\\{NIC2}"),
+                    "MTU",
+                    RegValue::Dword(1400),
+                )
+                .with(
+                    &format!("{cs}\\{NET_CLASS}\\{NIC}\\Connection"),
+                    "Name",
+                    RegValue::Sz("以太网".into()),
+                );
+        }
+        let software = MemHive::new()
+            .with(
+                CURRENT_VERSION,
+                "ProductName",
+                RegValue::Sz("Windows Server 2012 R2 Standard".into()),
+            )
+            .with(
+                CURRENT_VERSION,
+                "CurrentVersion",
+                RegValue::Sz("6.3".into()),
+            )
+            .with(
+                &format!("{FIREWALL_GPO}\\DomainProfile"),
+                "EnableFirewall",
+                RegValue::Dword(1),
+            )
+            .with(
+                &format!("{FIREWALL_GPO}\\StandardProfile"),
+                "DisableNotifications",
+                RegValue::Dword(1),
+            );
+        let fs = MemFs::new()
+            .hive_file(SOFTWARE, software)
+            .hive_file(SYSTEM, system);
+        let r = read(&fs, "/Windows").expect("read");
+        let os = crate::facts::OsInfo {
+            os_type: crate::facts::OsFamily::Windows,
+            distro: "windows".into(),
+            major_version: r.major,
+            minor_version: r.minor,
+            product_name: r.product_name,
+            windows: Some(r.info),
+            ..Default::default()
+        };
+        (fs, os)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
