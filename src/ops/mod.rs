@@ -16,6 +16,7 @@ pub mod trace_cleanup;
 pub mod tracked;
 pub mod windows_firewall;
 pub mod windows_mtu;
+pub mod windows_traces;
 
 use crate::applies::Applies;
 use crate::facts::OsInfo;
@@ -80,6 +81,7 @@ pub fn registry() -> Vec<OpDef> {
         trace_cleanup::def(),
         windows_firewall::def(),
         windows_mtu::def(),
+        windows_traces::def(),
     ];
     v.sort_by_key(|d| d.order);
     v
@@ -310,11 +312,14 @@ mod tests {
             orders.windows(2).all(|w| w[0] < w[1]),
             "orders are unique and sorted"
         );
-        assert_eq!(
-            r.last().unwrap().id,
-            "trace-cleanup",
-            "traces go last: other operations leave logs"
-        );
+        // Traces go last in each family: other operations leave logs.
+        for (applies, last) in [
+            (Applies::LINUX, "trace-cleanup"),
+            (Applies::WINDOWS, "windows-trace-cleanup"),
+        ] {
+            let family: Vec<&OpDef> = r.iter().filter(|d| d.applies == applies).collect();
+            assert_eq!(family.last().unwrap().id, last);
+        }
     }
 
     #[test]
@@ -329,6 +334,7 @@ mod tests {
             include_str!("trace_cleanup.rs"),
             include_str!("windows_firewall.rs"),
             include_str!("windows_mtu.rs"),
+            include_str!("windows_traces.rs"),
         ];
         assert_eq!(sources.len(), registry().len());
         for s in sources {
@@ -369,7 +375,14 @@ mod tests {
         };
         let ids = |os: &OsInfo| for_os(&all, os).iter().map(|d| d.id).collect::<Vec<_>>();
         let win_ids = ids(&windows);
-        assert_eq!(win_ids, ["windows-firewall-disable", "windows-mtu"]);
+        assert_eq!(
+            win_ids,
+            [
+                "windows-firewall-disable",
+                "windows-mtu",
+                "windows-trace-cleanup"
+            ]
+        );
         for os in [&debian, &centos] {
             let l = ids(os);
             assert_eq!(l.len() + win_ids.len(), all.len());
