@@ -93,7 +93,7 @@ bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
-  initramfs-tools lz4 bzip2 libhivex-bin libwin-hivex-perl
+  initramfs-tools lz4 bzip2 libhivex-bin libwin-hivex-perl wixl msitools
   python3 python3-junitparser python3-venv hyperfine time
   slurm-wlm munge
 )

@@ -79,6 +79,7 @@ write_hives() {
     echo
     printf '[\\Select]\n"Current"=%s\n"Default"=%s\n"LastKnownGood"=%s\n"Failed"=%s\n\n' \
       "$(dword 1)" "$(dword 1)" "$(dword 2)" "$(dword 0)"
+    printf '[\\Setup]\n"SetupType"=%s\n"CmdLine"=""\n"SystemSetupInProgress"=%s\n\n' "$(dword 0)" "$(dword 0)"
     printf '[\\MountedDevices]\n"\\\\DosDevices\\\\C:"=hex:4d,3c,2b,1a,%s\n\n' \
       "$(python3 -c 'import struct,sys; print(",".join("%02x" % b for b in struct.pack("<Q", int(sys.argv[1]))))' "$c_off")"
     for cs in ControlSet001 ControlSet002; do

@@ -30,7 +30,7 @@ pub fn checks() -> Vec<CheckDef> {
             "windows-cloudbase-init",
             RuleId::R6,
             Applies::WINDOWS,
-            "cloudbase-init is installed (its Uninstall entry or service)",
+            "cloudbase-init is installed (its Uninstall entry or service), or staged for the first boot",
             Box::new(cloudbase_init),
         ),
         CheckDef::new(
@@ -144,20 +144,69 @@ fn cloudbase_init(ctx: &Ctx) -> Result<Outcome> {
             a.display_name, a.version, a.view
         )));
     }
-    let service = with_hive(ctx, "SYSTEM", |sys| {
-        Ok(sys
+    let (service, cmdline) = with_hive(ctx, "SYSTEM", |sys| {
+        let service = sys
             .key(&format!(
                 "{}\\Services\\cloudbase-init",
                 w.current_control_set
             ))?
-            .is_some())
+            .is_some();
+        let cmdline = sys.get("Setup", "CmdLine")?;
+        let setup_type = sys.get("Setup", "SetupType")?.and_then(|v| v.as_dword());
+        Ok((
+            service,
+            (setup_type == Some(2)).then_some(cmdline).flatten(),
+        ))
     })?;
-    Ok(if service {
-        Outcome::pass("installed: the cloudbase-init service is registered")
+    if service {
+        return Ok(Outcome::pass(
+            "installed: the cloudbase-init service is registered",
+        ));
+    }
+    // Staged: the pinned MSI in the guest byte for byte, the runner script, and the runner
+    // registered as SYSTEM\Setup CmdLine.
+    use crate::ops::cloudbase_init_stage::{CMDLINE, SCRIPT, STAGE_DIR};
+    let mut missing = Vec::new();
+    match &ctx.vendor {
+        Ok(v) => match v.find("cloudbase-init", ctx.os) {
+            Some(p) => {
+                let guest = format!("{STAGE_DIR}/cloudbase-init/{}", p.file);
+                let host = v.verified_file(p, true).map(|(_, d)| d);
+                let inside = if ctx.fs.is_file(&guest)? {
+                    Some(crate::digest::sha256_bytes(&ctx.fs.read(&guest)?))
+                } else {
+                    None
+                };
+                match (host, inside) {
+                    (Ok(want), Some(got)) if want == got => {}
+                    (_, None) => missing.push(format!("{guest} is not staged")),
+                    (_, Some(got)) => missing.push(format!(
+                        "{guest} (sha256 {got}) is not the vendor's {}",
+                        p.file
+                    )),
+                }
+            }
+            None => {
+                missing.push("vendor.toml names no cloudbase-init package for this Windows".into())
+            }
+        },
+        Err(why) => missing.push(format!("no vendor-packages manifest ({why})")),
+    }
+    if !ctx.fs.is_file(SCRIPT)? {
+        missing.push(format!("{SCRIPT} is missing"));
+    }
+    if cmdline.as_ref().and_then(|c| c.as_str()) != Some(CMDLINE) {
+        missing
+            .push("SYSTEM\\Setup CmdLine (SetupType 2) does not run the first-boot runner".into());
+    }
+    Ok(if missing.is_empty() {
+        Outcome::pass(format!(
+            "staged: the vendor MSI and {SCRIPT}, run by SYSTEM\\Setup CmdLine at the first boot"
+        ))
     } else {
         Outcome::fail(
-            "cloudbase-init is not installed (no Uninstall entry, no cloudbase-init service)",
-            vec![],
+            "cloudbase-init is neither installed (no Uninstall entry, no service) nor staged",
+            missing,
         )
     })
 }

@@ -7,6 +7,7 @@
 //! change (and in a dry run records without changing). Side effects that concern the whole
 //! guest (an SELinux relabel) are decided once by the driver, from the recorded changes.
 
+pub mod cloudbase_init_stage;
 pub mod cloudinit_datasources;
 pub mod cloudinit_swap;
 pub mod edit;
@@ -79,6 +80,7 @@ pub fn registry() -> Vec<OpDef> {
         firewall::def(),
         mtu::def(),
         trace_cleanup::def(),
+        cloudbase_init_stage::def(),
         windows_firewall::def(),
         windows_mtu::def(),
         windows_traces::def(),
@@ -332,6 +334,7 @@ mod tests {
             include_str!("firewall.rs"),
             include_str!("mtu.rs"),
             include_str!("trace_cleanup.rs"),
+            include_str!("cloudbase_init_stage.rs"),
             include_str!("windows_firewall.rs"),
             include_str!("windows_mtu.rs"),
             include_str!("windows_traces.rs"),
@@ -378,6 +381,7 @@ mod tests {
         assert_eq!(
             win_ids,
             [
+                "cloudbase-init-stage",
                 "windows-firewall-disable",
                 "windows-mtu",
                 "windows-trace-cleanup"
