@@ -511,7 +511,7 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
         output.to_str().unwrap(),
     ]);
     assert_eq!(chk.status.code(), Some(0), "{}", stdout(&chk));
-    assert_eq!(
+    assert!(
         json(&chk)["results"]
             .as_array()
             .unwrap()
@@ -520,8 +520,7 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
             .unwrap()["detail"]
             .as_str()
             .unwrap()
-            .starts_with("staged"),
-        true
+            .starts_with("staged")
     );
     let again = dir.path().join("again.qcow2");
     let man2 = convert_to(&output, &again, &[]);
@@ -541,7 +540,10 @@ fn windows_2008_r2_converts_to_a_compliant_image() {
     assert_eq!(sha256_file(&img), before, "the input changed");
     assert_eq!(man["before"]["compliant"], false);
     assert_eq!(man["after"]["compliant"], true, "{man:#}");
-    assert_eq!(man["after"]["os"]["product_name"], "Windows Server 2008 R2 Standard");
+    assert_eq!(
+        man["after"]["os"]["product_name"],
+        "Windows Server 2008 R2 Standard"
+    );
     let registry: Vec<String> = man["operations"]
         .as_array()
         .unwrap()
