@@ -51,7 +51,7 @@ fn no_file_names_a_path_outside_the_repository() {
             needles.push(format!("{}/", home.display()));
         }
     }
-    // A macOS home. `/Users/` is also where a Windows guest keeps its profiles: the Windows
+    // A macOS home. Users/ on a Windows guest is where it keeps its profiles: the Windows
     // profile names the tests and fixtures use are not homes of a developer.
     let mac_home = ["/Users", "/"].concat();
     let windows_profiles = ["Administrator", "Public", "Default", "Evil"];
