@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard]   (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard] [windows]   (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -21,6 +21,10 @@
 #   shard    4 copies of the Debian fixture: one batch --jobs 2 vs 2 Slurm array tasks of
 #            --jobs 1 on a one-node local cluster (scripts/slurm-local.sh); the partition
 #            deals the 4 images 2 + 2; goal array <= 1.15x the batch
+#   windows  imgseal convert of the synthetic Windows Server 2012 R2 fixture vs the floor: one
+#            inspected guestfish session that downloads both hives, merges the same registry
+#            edits into them on the host (hivexregedit) and uploads them; goal <= 1.5x the
+#            floor; prints imgseal's stage split
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
@@ -35,7 +39,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard windows)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
@@ -258,4 +262,38 @@ if want shard; then
   r=$(ratio "$b" "$a")
   echo "one batch ${a} s, Slurm array ${b} s (images per task: ${per}): the array takes ${r}x the batch's time (goal <= 1.15)"
   record shard "\"batch_s\":$a,\"array_s\":$b,\"ratio\":$r,\"goal\":\"<=1.15\""
+fi
+
+if want windows; then
+  echo "== windows: imgseal convert of the Windows Server 2012 R2 fixture vs one guestfish session editing both hives"
+  win=$fx/win2012r2.qcow2
+  t0=$(now); "$bin" -q convert --json --vendor-dir "$vendor" "$win" -o "$w/win.qcow2" >"$w/win.json"; t1=$(now)
+  cp "$win" "$w/floor.qcow2"
+  # The floor: the same registry edits (the firewall values of both control sets and the
+  # policy, both MTUs), the hives downloaded, merged on the host, uploaded, in one session.
+  {
+    echo 'Windows Registry Editor Version 5.00'
+    for cs in ControlSet001 ControlSet002; do
+      for p in DomainProfile StandardProfile PublicProfile; do
+        printf '\n[\\%s\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\%s]\n"EnableFirewall"=dword:00000000\n' "$cs" "$p"
+      done
+      printf '\n[\\%s\\Services\\Tcpip\\Parameters\\Interfaces\\{5A3C9E12-7B41-4C2A-9F0E-1D2B3C4D5E6F}]\n"MTU"=dword:00000578\n' "$cs"
+    done
+  } >"$w/system.reg"
+  printf 'Windows Registry Editor Version 5.00\n\n[\\Policies\\Microsoft\\WindowsFirewall\\DomainProfile]\n"EnableFirewall"=dword:00000000\n' >"$w/software.reg"
+  t2=$(now)
+  guestfish --format=qcow2 -a "$w/floor.qcow2" -i <<GF >/dev/null
+download /Windows/System32/config/SYSTEM $w/SYSTEM
+download /Windows/System32/config/SOFTWARE $w/SOFTWARE
+!hivexregedit --merge $w/SYSTEM $w/system.reg
+!hivexregedit --merge $w/SOFTWARE $w/software.reg
+upload $w/SYSTEM /Windows/System32/config/SYSTEM
+upload $w/SOFTWARE /Windows/System32/config/SOFTWARE
+GF
+  t3=$(now)
+  a=$(secs "$t0" "$t1"); b=$(secs "$t2" "$t3"); r=$(ratio "$a" "$b")
+  split=$(python3 -c "import json; s=json.load(open('$w/win.json'))['seconds']; print(', '.join('%s %s' % (k, v) for k, v in s.items()))")
+  echo "imgseal ${a} s, guestfish floor ${b} s, ratio ${r} (goal <= 1.5); imgseal stages: ${split}"
+  record windows "\"imgseal_s\":$a,\"floor_s\":$b,\"ratio\":$r,\"goal\":\"<=1.5\""
+  rm -f "$w/floor.qcow2" "$w"/win.qcow2* "$w/SYSTEM" "$w/SOFTWARE"
 fi

@@ -82,17 +82,18 @@ fi
 # --- packages -----------------------------------------------------------------------------
 # Run time: qemu + libguestfs (the appliance) and a kernel for supermin to build it from.
 # man-db and bash-completion: imgseal's man pages and completions work where it is installed.
-runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion dosfstools mtools ovmf)
+# ntfs-3g: supermin puts it into the appliance, which reads and writes Windows volumes with it.
+runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion dosfstools mtools ovmf ntfs-3g)
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, what
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk; cpio,
 # the compressors and mkinitramfs for the initramfs fixtures; db_load of db5.3-util for the
-# Berkeley DB rpm database), and junitparser, which the
-# tests read `--junit` reports with (through /usr/bin/python3).
+# Berkeley DB rpm database; hivexregedit and wixl for the Windows hives and MSI), and
+# junitparser, which the tests read `--junit` reports with (through /usr/bin/python3).
 build_pkgs=(
   curl git build-essential pkg-config libguestfs-dev libclang-dev clang
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
-  initramfs-tools lz4 bzip2 db5.3-util
+  initramfs-tools lz4 bzip2 db5.3-util libhivex-bin libwin-hivex-perl wixl msitools
   python3 python3-junitparser python3-venv hyperfine time
   slurm-wlm munge
 )

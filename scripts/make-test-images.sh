@@ -28,6 +28,8 @@
 #   initramfs/       initramfs archives for the unit tests (make-initramfs-fixtures.sh)
 #   rpmdb/           rpm databases (sqlite, with a write-ahead log, Berkeley DB) written by
 #                    Debian's rpm and db_load, for the unit tests (make-rpmdb-fixtures.sh)
+#   win2008r2.qcow2, win2012r2.qcow2, winhiber.qcow2
+#                    SYNTHETIC Windows Server layouts (make-windows-fixtures.sh)
 #   vendor/          test vendor packages (rpm built with rpmbuild, debs repacked from
 #                    Debian's real cloud-init with vendor versions) and their vendor.toml
 #
@@ -50,11 +52,14 @@ fi
 # The initramfs archives of the unit tests: seconds to make, with a stamp of their own.
 "$here/scripts/make-initramfs-fixtures.sh" "$out"
 "$here/scripts/make-rpmdb-fixtures.sh" "$out"
+# The Windows layouts (win2008r2, win2012r2, winhiber): NTFS and registry hives, a stamp of
+# their own too.
+"$here/scripts/make-windows-fixtures.sh" "$out"
 if [ -f "$out/.stamp" ] && [ "$(cat "$out/.stamp")" = "$stamp_want" ]; then
   echo "make-test-images.sh: fixtures in $out are up to date"
   exit 0
 fi
-for t in debootstrap mke2fs sfdisk qemu-img rpmbuild dpkg-deb mkswap; do
+for t in debootstrap mke2fs sfdisk qemu-img rpmbuild dpkg-deb mkswap wixl; do
   command -v "$t" >/dev/null || { echo "make-test-images.sh: $t missing; run scripts/install-deps.sh" >&2; exit 2; }
 done
 
@@ -204,8 +209,34 @@ repack_deb "17.2-35-gf576b2a2-0ubuntu1~16.04.2-jd" "cloud-init_17.2-35-gf576b2a2
 ci_real_ver=$(dpkg-deb -f "$real_ci_deb" Version)
 repack_deb "$ci_real_ver+jd1" "cloud-init_${ci_real_ver}+jd1_all.deb"
 cp "$pkgs/cloud-init-0.7.5-20.el7.centos.1.x86_64.rpm" "$pkgs/cloud-init-0.7.5-20.el6.2.x86_64.rpm" "$out/vendor/"
-# A stand-in MSI: the manifest lists it; no Windows fixture uses it.
-printf 'imgseal test stand-in for CloudbaseInitSetup_0_9_11_x64.msi\n' >"$out/vendor/CloudbaseInitSetup_0_9_11_x64.msi"
+# A stand-in MSI named like the vendor's, built by wixl (msitools): a real Windows Installer
+# package that installs one text file; the Windows conversions stage it byte for byte.
+m=$work/msi
+mkdir -p "$m"
+printf 'imgseal test stand-in for Cloudbase-Init 0.9.11: installs this file only.\r\n' >"$m/README.txt"
+cat >"$m/cloudbase-init.wxs" <<'WXS'
+<?xml version="1.0" encoding="utf-8"?>
+<Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
+  <Product Id="6E1F3A52-8C1B-4D0E-9B7A-2F4C5D6E7A01" Name="Cloudbase-Init 0.9.11 (imgseal test stand-in)"
+           Language="1033" Version="0.9.11.0" Manufacturer="imgseal fixtures"
+           UpgradeCode="0B3E7F20-5A9C-4E1D-8F6B-7C2D3E4F5A60">
+    <Package InstallerVersion="200" Compressed="yes"
+             Description="imgseal test stand-in for CloudbaseInitSetup_0_9_11_x64.msi"/>
+    <Media Id="1" Cabinet="data.cab" EmbedCab="yes"/>
+    <Directory Id="TARGETDIR" Name="SourceDir">
+      <Directory Id="ProgramFiles64Folder">
+        <Directory Id="INSTALLDIR" Name="Cloudbase-Init-Standin">
+          <Component Id="Readme" Guid="3C9D1E7A-2B4F-4A6C-8E0D-1F2A3B4C5D6E" Win64="yes">
+            <File Id="ReadmeFile" Source="README.txt"/>
+          </Component>
+        </Directory>
+      </Directory>
+    </Directory>
+    <Feature Id="Main" Level="1"><ComponentRef Id="Readme"/></Feature>
+  </Product>
+</Wix>
+WXS
+(cd "$m" && wixl -a x64 -o "$out/vendor/CloudbaseInitSetup_0_9_11_x64.msi" cloudbase-init.wxs)
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 v=$out/vendor

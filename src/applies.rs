@@ -20,6 +20,12 @@ impl Applies {
         package_formats: &[],
     };
 
+    /// Every Windows guest.
+    pub const WINDOWS: Applies = Applies {
+        families: &[OsFamily::Windows],
+        package_formats: &[],
+    };
+
     pub fn matches(&self, os: &OsInfo) -> bool {
         self.families.contains(&os.os_type)
             && (self.package_formats.is_empty()

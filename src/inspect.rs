@@ -139,11 +139,46 @@ pub fn render_text(i: &Inspection) -> String {
         format!("{} {} ({})", i.os.os_type, i.os.short(), i.os.arch),
     );
     row("product", i.os.product_name.clone());
-    row(
-        "packages",
-        format!("{} / {}", i.os.package_format, i.os.package_management),
-    );
-    row("init system", i.os.init_system.to_string());
+    if let Some(w) = &i.os.windows {
+        row(
+            "build",
+            format!("{} {} ({})", w.build, w.edition, w.installation_type),
+        );
+        row("system root", w.system_root.clone());
+        row(
+            "control sets",
+            format!(
+                "{} current; {} named by Select",
+                w.current_control_set,
+                w.control_sets.join(", ")
+            ),
+        );
+        for d in &w.drives {
+            row("drive", format!("{}: {} {}", d.letter, d.kind, d.location));
+        }
+        for a in &w.applications {
+            row(
+                "application",
+                format!(
+                    "{} {} ({}, {})",
+                    if a.display_name.is_empty() {
+                        &a.name
+                    } else {
+                        &a.display_name
+                    },
+                    a.version,
+                    a.publisher,
+                    a.view
+                ),
+            );
+        }
+    } else {
+        row(
+            "packages",
+            format!("{} / {}", i.os.package_format, i.os.package_management),
+        );
+        row("init system", i.os.init_system.to_string());
+    }
     row("hostname", i.os.hostname.clone());
     for f in &i.filesystems {
         row(

@@ -119,13 +119,21 @@ mod tests {
     #[test]
     fn the_listing_shows_where_each_entry_applies_and_what_operations_do() {
         let l = list();
-        assert!(l.iter().all(|e| e.applies == "linux"), "{l:#?}");
-        let t = text(&l);
         assert!(
-            t.lines()
-                .any(|x| x.starts_with("check") && x.contains("  linux  on   ")),
-            "{t}"
+            l.iter()
+                .all(|e| e.applies == "linux" || e.applies == "windows"),
+            "{l:#?}"
         );
+        let t = text(&l);
+        // A row: kind, id, rule, applies, default, summary.
+        let row = |kind: &str, applies: &str| {
+            t.lines().any(|x| {
+                let w: Vec<&str> = x.split_whitespace().collect();
+                w.len() > 5 && w[0] == kind && w[3] == applies && w[4] == "on"
+            })
+        };
+        assert!(row("check", "linux"), "{t}");
+        assert!(row("check", "windows"), "{t}");
         let md = markdown(&l);
         assert!(md.starts_with("| kind | id | rule | applies | default | summary |\n"));
         assert!(md.contains("| check | `repos` | R1 | linux | on |"), "{md}");

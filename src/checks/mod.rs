@@ -9,6 +9,7 @@ mod network;
 mod reboot;
 mod repos;
 mod traces;
+mod windows;
 
 use crate::applies::Applies;
 use crate::facts::cloudinit::CloudInit;
@@ -216,6 +217,7 @@ pub fn registry() -> Vec<CheckDef> {
     v.extend(traces::checks());
     v.extend(reboot::checks());
     v.extend(boot::checks());
+    v.extend(windows::checks());
     v
 }
 
@@ -578,14 +580,19 @@ mod tests {
         for c in &all {
             assert!(!c.applies.families.is_empty(), "{}: no OS family", c.id);
         }
+        let windows_ids: Vec<String> = all
+            .iter()
+            .filter(|c| c.applies == Applies::WINDOWS)
+            .map(|c| c.id.clone())
+            .collect();
         for os in [
             OsInfo::linux("debian", 12, 4),
             OsInfo::linux("centos", 7, 9),
         ] {
             assert_eq!(
                 for_os(&os).len(),
-                all.len(),
-                "a Linux guest gets every check"
+                all.len() - windows_ids.len(),
+                "a Linux guest gets every check but the Windows ones"
             );
         }
         let windows = OsInfo {
@@ -593,14 +600,27 @@ mod tests {
             distro: "windows".into(),
             ..Default::default()
         };
-        assert!(for_os(&windows).is_empty());
+        let w: Vec<String> = for_os(&windows).into_iter().map(|c| c.id).collect();
+        assert_eq!(w, windows_ids);
+        assert_eq!(
+            w,
+            [
+                "windows-firewall",
+                "windows-mtu",
+                "windows-cloudbase-init",
+                "windows-pending",
+                "windows-traces"
+            ]
+        );
+        // A guest of a family no check is about is an error, not an empty (compliant) report.
+        let unknown = OsInfo::default();
         let p = crate::profile::load("jdcloud").unwrap().profile;
         let fs = MemFs::new();
-        let ctx = Ctx::new(&fs, &windows, &p, Err("no vendor dir".into()));
-        let e = run_all(&ctx, "win.img", &p.name).unwrap_err().to_string();
+        let ctx = Ctx::new(&fs, &unknown, &p, Err("no vendor dir".into()));
+        let e = run_all(&ctx, "x.img", &p.name).unwrap_err().to_string();
         assert_eq!(
             e,
-            "win.img: no checks apply to this guest (windows); imgseal has checks for: linux"
+            "x.img: no checks apply to this guest (unknown); imgseal has checks for: linux, windows"
         );
     }
 

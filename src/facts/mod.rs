@@ -10,6 +10,9 @@ pub mod network;
 pub mod packages;
 pub mod repos;
 pub mod rpmdb;
+pub mod windows;
+pub mod winreg;
+pub mod wintraces;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -115,6 +118,9 @@ pub struct OsInfo {
     pub hostname: String,
     /// The root filesystem's device in the appliance.
     pub root: String,
+    /// What the registry says of a Windows guest (absent for every other guest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<windows::WindowsInfo>,
 }
 
 impl OsInfo {

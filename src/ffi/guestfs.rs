@@ -890,6 +890,162 @@ impl Handle {
         self.take_buffer("pread", buf, size)
     }
 
+    // ---- Windows registry hives (hivex, run by the appliance's daemon) ----
+    // libguestfs holds one open hive per handle: `hivex_open` replaces it, `hivex_close` drops
+    // it without writing, `hivex_commit` writes the changes back into the guest file.
+
+    /// Opens the hive file at a guest path, for writing when `write`.
+    pub fn hivex_open(&self, path: &str, write: bool) -> Result<()> {
+        // GUESTFS_HIVEX_OPEN_WRITE is optional argument 2 of hivex_open.
+        const WRITE_BITMASK: u64 = 1 << 2;
+        let p = to_cstring("hivex_open", path)?;
+        let args = sys::guestfs_hivex_open_argv {
+            bitmask: if write { WRITE_BITMASK } else { 0 },
+            verbose: 0,
+            debug: 0,
+            write: c_int::from(write),
+            unsafe_: 0,
+        };
+        check_int!(
+            self,
+            "hivex_open",
+            sys::guestfs_hivex_open_argv(self.g, p.as_ptr(), &args)
+        )
+        .map(|_| ())
+    }
+
+    pub fn hivex_close(&self) -> Result<()> {
+        check_int!(self, "hivex_close", sys::guestfs_hivex_close(self.g)).map(|_| ())
+    }
+
+    /// Writes the open hive back to the file it was opened from.
+    pub fn hivex_commit(&self) -> Result<()> {
+        check_int!(
+            self,
+            "hivex_commit",
+            sys::guestfs_hivex_commit(self.g, ptr::null())
+        )
+        .map(|_| ())
+    }
+
+    pub fn hivex_root(&self) -> Result<i64> {
+        check_int!(self, "hivex_root", sys::guestfs_hivex_root(self.g))
+    }
+
+    /// The child key of `node` named `name` (case-insensitive, as Windows compares); None when
+    /// there is none.
+    pub fn hivex_node_get_child(&self, node: i64, name: &str) -> Result<Option<i64>> {
+        let n = to_cstring("hivex_node_get_child", name)?;
+        let r = check_int!(
+            self,
+            "hivex_node_get_child",
+            sys::guestfs_hivex_node_get_child(self.g, node, n.as_ptr())
+        )?;
+        Ok((r != 0).then_some(r))
+    }
+
+    pub fn hivex_node_add_child(&self, parent: i64, name: &str) -> Result<i64> {
+        let n = to_cstring("hivex_node_add_child", name)?;
+        check_int!(
+            self,
+            "hivex_node_add_child",
+            sys::guestfs_hivex_node_add_child(self.g, parent, n.as_ptr())
+        )
+    }
+
+    pub fn hivex_node_children(&self, node: i64) -> Result<Vec<i64>> {
+        let r = unsafe { sys::guestfs_hivex_node_children(self.g, node) };
+        if r.is_null() {
+            return Err(self.error("hivex_node_children"));
+        }
+        let out = unsafe {
+            let len = (*r).len as usize;
+            if len == 0 {
+                vec![]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+                    .iter()
+                    .map(|n| n.hivex_node_h)
+                    .collect()
+            }
+        };
+        unsafe { sys::guestfs_free_hivex_node_list(r) };
+        Ok(out)
+    }
+
+    pub fn hivex_node_name(&self, node: i64) -> Result<String> {
+        self.string_call("hivex_node_name", |g| unsafe {
+            sys::guestfs_hivex_node_name(g, node)
+        })
+    }
+
+    pub fn hivex_node_values(&self, node: i64) -> Result<Vec<i64>> {
+        let r = unsafe { sys::guestfs_hivex_node_values(self.g, node) };
+        if r.is_null() {
+            return Err(self.error("hivex_node_values"));
+        }
+        let out = unsafe {
+            let len = (*r).len as usize;
+            if len == 0 {
+                vec![]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+                    .iter()
+                    .map(|v| v.hivex_value_h)
+                    .collect()
+            }
+        };
+        unsafe { sys::guestfs_free_hivex_value_list(r) };
+        Ok(out)
+    }
+
+    /// A value's name (empty for the key's default value).
+    pub fn hivex_value_key(&self, value: i64) -> Result<String> {
+        self.string_call("hivex_value_key", |g| unsafe {
+            sys::guestfs_hivex_value_key(g, value)
+        })
+    }
+
+    /// A value's registry type (REG_SZ = 1, REG_DWORD = 4, ...).
+    pub fn hivex_value_type(&self, value: i64) -> Result<i64> {
+        check_int!(
+            self,
+            "hivex_value_type",
+            sys::guestfs_hivex_value_type(self.g, value)
+        )
+    }
+
+    /// A value's raw bytes.
+    pub fn hivex_value_value(&self, value: i64) -> Result<Vec<u8>> {
+        let mut size: usize = 0;
+        let buf = unsafe { sys::guestfs_hivex_value_value(self.g, value, &mut size) };
+        self.take_buffer("hivex_value_value", buf, size)
+    }
+
+    /// Sets (adds or replaces) the value `name` of `node` to `data` of registry type `kind`.
+    pub fn hivex_node_set_value(
+        &self,
+        node: i64,
+        name: &str,
+        kind: i64,
+        data: &[u8],
+    ) -> Result<()> {
+        let n = to_cstring("hivex_node_set_value", name)?;
+        check_int!(
+            self,
+            "hivex_node_set_value",
+            sys::guestfs_hivex_node_set_value(
+                self.g,
+                node,
+                n.as_ptr(),
+                kind,
+                data.as_ptr() as *const c_char,
+                data.len()
+            )
+        )
+        .map(|_| ())
+    }
+
     /// Copies a buffer libguestfs returned (`size` bytes) and frees it; NULL is the call's error.
     fn take_buffer(&self, call: &'static str, buf: *mut c_char, size: usize) -> Result<Vec<u8>> {
         if buf.is_null() {

@@ -83,13 +83,30 @@ fn not_found(e: &crate::ffi::guestfs::GuestfsError) -> bool {
 }
 
 impl GuestFs for Guest<'_> {
+    fn hive(&self, path: &str, write: bool) -> Result<Box<dyn super::registry::Hive + '_>> {
+        if write {
+            self.changing();
+        }
+        Ok(Box::new(super::registry::ApplianceHive::open(
+            self.h,
+            &self.cache.hive_open,
+            path,
+            write,
+        )?))
+    }
+
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         if let Some(m) = self.cache.stats.borrow().get(path) {
             return Ok(*m);
         }
         // A name missing from its directory's remembered listing does not exist.
         let dir = super::fs::parent(path);
-        let name = path.trim_end_matches('/')[dir.len()..].trim_start_matches('/');
+        // (`/` is its own parent: it has no name to look up.)
+        let name = path
+            .trim_end_matches('/')
+            .get(dir.len()..)
+            .unwrap_or("")
+            .trim_start_matches('/');
         if !name.is_empty()
             && self
                 .cache

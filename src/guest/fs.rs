@@ -122,6 +122,11 @@ pub trait GuestFs {
     fn content_memo(&self) -> Option<&ContentMemo> {
         None
     }
+    /// Opens the Windows registry hive file at `path` (for writing when `write`): through
+    /// libguestfs's hivex API on the appliance, never parsed on the host. One hive at a time.
+    fn hive(&self, path: &str, _write: bool) -> Result<Box<dyn super::registry::Hive + '_>> {
+        anyhow::bail!("{path}: registry hives cannot be opened here")
+    }
     /// Bytes available on the filesystem holding `path`, when the implementation knows.
     fn available(&self, _path: &str) -> Result<Option<u64>> {
         Ok(None)

@@ -23,7 +23,7 @@ use crate::facts::{InitSystem, OsFamily, OsInfo, PackageFormat};
 use crate::ffi::guestfs::Handle;
 use crate::guest::fs::{GuestFs, Kind};
 use crate::parse::{fstab, shellvars};
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// Filesystem types a root (or a Windows system volume) can live on.
 const ROOT_TYPES: &[&str] = &[
@@ -171,36 +171,35 @@ fn linux_info(id: Identity, fs: &dyn GuestFs) -> Result<OsInfo> {
         init_system: InitSystem::Unknown,
         hostname: hostname(fs)?,
         root: String::new(),
+        windows: None,
     })
 }
 
-/// `\Windows\System32` on the volume, in any letter case.
+/// `\Windows\System32` on the volume, in any letter case: a Windows root, described from
+/// its registry hives (read through the appliance) and `cmd.exe`'s PE header.
 fn windows(fs: &dyn GuestFs) -> Result<Option<OsInfo>> {
-    let find = |dir: &str, name: &str| -> Result<Option<String>> {
-        Ok(fs
-            .list(dir)?
-            .into_iter()
-            .find(|n| n.eq_ignore_ascii_case(name))
-            .map(|n| crate::guest::fs::join(dir, &n)))
-    };
-    let Some(win) = find("/", "windows")? else {
+    use crate::facts::windows as win;
+    let Some(sysroot) = win::find_nocase(fs, "/", "windows")? else {
         return Ok(None);
     };
-    if !fs.is_dir(&win)? || find(&win, "system32")?.is_none() {
+    if !fs.is_dir(&sysroot)? || win::find_nocase(fs, &sysroot, "system32")?.is_none() {
         return Ok(None);
     }
+    let r =
+        win::read(fs, &sysroot).with_context(|| format!("reading the Windows root {sysroot}"))?;
     Ok(Some(OsInfo {
         os_type: OsFamily::Windows,
         distro: "windows".into(),
-        major_version: 0,
-        minor_version: 0,
-        arch: "unknown".into(),
-        product_name: "Windows".into(),
+        major_version: r.major,
+        minor_version: r.minor,
+        arch: r.arch,
+        product_name: r.product_name,
         package_format: PackageFormat::Unknown,
         package_management: "unknown".into(),
         init_system: InitSystem::Unknown,
-        hostname: String::new(),
+        hostname: r.hostname,
         root: String::new(),
+        windows: Some(r.info),
     }))
 }
 
@@ -839,10 +838,26 @@ mod tests {
         );
         assert_eq!(f.os.hostname, "old-style");
         assert_eq!(f.os.arch, "unknown");
-        // A Windows system volume, in any letter case.
-        let win = MemFs::new().dir("/WINDOWS/System32/config");
+        // A Windows system volume, in any letter case, described by its hives.
+        use crate::guest::registry::{MemHive, RegValue};
+        let win = MemFs::new()
+            .hive_file(
+                "/WINDOWS/System32/config/software",
+                MemHive::new().with(
+                    "Microsoft\\Windows NT\\CurrentVersion",
+                    "ProductName",
+                    RegValue::Sz("Windows Server 2008 R2 Standard".into()),
+                ),
+            )
+            .hive_file("/WINDOWS/System32/config/System", MemHive::new());
         let f = examine(&win).unwrap().unwrap();
         assert_eq!(f.os.os_type, OsFamily::Windows);
+        assert_eq!(f.os.product_name, "Windows Server 2008 R2 Standard");
+        assert!(f.os.windows.is_some());
+        // Without its hives a Windows root is an error that names what is missing.
+        let hiveless = MemFs::new().dir("/Windows/System32/config");
+        let e = format!("{:#}", examine(&hiveless).unwrap_err());
+        assert!(e.contains("no SOFTWARE hive"), "{e}");
     }
 
     /// What `examine` makes of a root holding these files (and an fstab, so it is a root).

@@ -29,6 +29,8 @@ pub struct MemFs {
     /// How many `read_at` calls were made (to see what a memo saved).
     pub reads_at: Cell<usize>,
     memo: ContentMemo,
+    /// Registry hives by guest path (exact case).
+    hives: RefCell<BTreeMap<String, std::rc::Rc<crate::guest::registry::MemHive>>>,
 }
 
 impl Default for MemFs {
@@ -47,7 +49,22 @@ impl MemFs {
             commands: RefCell::new(Vec::new()),
             reads_at: Cell::new(0),
             memo: ContentMemo::default(),
+            hives: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// Adds a registry hive at `path` (a placeholder file there, the keys in memory).
+    pub fn hive_file(self, path: &str, hive: crate::guest::registry::MemHive) -> Self {
+        let s = self.bytes(path, b"regf");
+        s.hives
+            .borrow_mut()
+            .insert(path.to_string(), std::rc::Rc::new(hive));
+        s
+    }
+
+    /// The hive at `path`, to look at what was written.
+    pub fn hive_at(&self, path: &str) -> std::rc::Rc<crate::guest::registry::MemHive> {
+        self.hives.borrow()[path].clone()
     }
 
     /// Adds a file (creating parent directories).
@@ -181,6 +198,13 @@ impl GuestFs for MemFs {
                 mode: 0o777,
             },
         }))
+    }
+
+    fn hive(&self, path: &str, _write: bool) -> Result<Box<dyn crate::guest::registry::Hive + '_>> {
+        match self.hives.borrow().get(path) {
+            Some(h) => Ok(Box::new(h.clone())),
+            None => bail!("{path}: not a registry hive"),
+        }
     }
 
     fn read(&self, path: &str) -> Result<Vec<u8>> {

@@ -26,6 +26,8 @@ pub struct GuestCache {
     pub(super) finds: RefCell<HashMap<String, Vec<String>>>,
     /// Not cleared: its answers are keyed by file identity, which a change renews.
     pub(super) contents: ContentMemo,
+    /// A registry hive is open on the handle (libguestfs holds one at a time).
+    pub(super) hive_open: std::cell::Cell<bool>,
 }
 
 impl GuestCache {

@@ -18,4 +18,5 @@ pub mod launch;
 pub mod memfs;
 pub mod memo;
 pub mod mount;
+pub mod registry;
 pub mod roots;

@@ -408,6 +408,7 @@ fn os_from_libguestfs(h: &Handle, root: &str) -> Result<OsInfo> {
         init_system: Default::default(),
         hostname: h.inspect_get(F::Hostname, root).unwrap_or_default(),
         root: root.to_string(),
+        windows: None,
     })
 }
 

@@ -7,6 +7,7 @@
 //! change (and in a dry run records without changing). Side effects that concern the whole
 //! guest (an SELinux relabel) are decided once by the driver, from the recorded changes.
 
+pub mod cloudbase_init_stage;
 pub mod cloudinit_datasources;
 pub mod cloudinit_swap;
 pub mod edit;
@@ -14,6 +15,9 @@ pub mod firewall;
 pub mod mtu;
 pub mod trace_cleanup;
 pub mod tracked;
+pub mod windows_firewall;
+pub mod windows_mtu;
+pub mod windows_traces;
 
 use crate::applies::Applies;
 use crate::facts::OsInfo;
@@ -76,6 +80,10 @@ pub fn registry() -> Vec<OpDef> {
         firewall::def(),
         mtu::def(),
         trace_cleanup::def(),
+        cloudbase_init_stage::def(),
+        windows_firewall::def(),
+        windows_mtu::def(),
+        windows_traces::def(),
     ];
     v.sort_by_key(|d| d.order);
     v
@@ -143,6 +151,20 @@ pub struct OpResult {
 /// Those of `defs` that are about this guest, in their order.
 pub fn for_os<'d>(defs: &'d [OpDef], os: &OsInfo) -> Vec<&'d OpDef> {
     defs.iter().filter(|d| d.applies.matches(os)).collect()
+}
+
+/// The Windows facts of the guest and the guest paths of its SYSTEM and SOFTWARE hives.
+pub fn windows_hives<'c>(
+    ctx: &OpCtx<'c>,
+) -> Result<(&'c crate::facts::windows::WindowsInfo, String, String)> {
+    let w = ctx
+        .os
+        .windows
+        .as_ref()
+        .context("the guest's Windows registry facts are missing")?;
+    let system = crate::facts::winreg::hive_path(ctx.fs, &w.system_root, "SYSTEM")?;
+    let software = crate::facts::winreg::hive_path(ctx.fs, &w.system_root, "SOFTWARE")?;
+    Ok((w, system, software))
 }
 
 /// The context of an operation's error, `operation ID (RULE)`: which operation failed, and
@@ -248,7 +270,9 @@ pub(crate) mod testutil {
             opts: &opts,
             rep: &rep,
         };
-        Ok(run_all(&ctx, &[def])?.remove(0))
+        let r = run_all(&ctx, &[def])?.remove(0);
+        t.commit_hives()?;
+        Ok(r)
     }
 }
 
@@ -290,11 +314,14 @@ mod tests {
             orders.windows(2).all(|w| w[0] < w[1]),
             "orders are unique and sorted"
         );
-        assert_eq!(
-            r.last().unwrap().id,
-            "trace-cleanup",
-            "traces go last: other operations leave logs"
-        );
+        // Traces go last in each family: other operations leave logs.
+        for (applies, last) in [
+            (Applies::LINUX, "trace-cleanup"),
+            (Applies::WINDOWS, "windows-trace-cleanup"),
+        ] {
+            let family: Vec<&OpDef> = r.iter().filter(|d| d.applies == applies).collect();
+            assert_eq!(family.last().unwrap().id, last);
+        }
     }
 
     #[test]
@@ -307,6 +334,10 @@ mod tests {
             include_str!("firewall.rs"),
             include_str!("mtu.rs"),
             include_str!("trace_cleanup.rs"),
+            include_str!("cloudbase_init_stage.rs"),
+            include_str!("windows_firewall.rs"),
+            include_str!("windows_mtu.rs"),
+            include_str!("windows_traces.rs"),
         ];
         assert_eq!(sources.len(), registry().len());
         for s in sources {
@@ -341,15 +372,32 @@ mod tests {
         }
         let debian = OsInfo::linux("debian", 12, 4);
         let centos = OsInfo::linux("centos", 7, 9);
-        assert_eq!(for_os(&all, &debian).len(), all.len());
-        assert_eq!(for_os(&all, &centos).len(), all.len());
         let windows = OsInfo {
             os_type: OsFamily::Windows,
             ..Default::default()
         };
-        assert!(for_os(&all, &windows).is_empty());
+        let ids = |os: &OsInfo| for_os(&all, os).iter().map(|d| d.id).collect::<Vec<_>>();
+        let win_ids = ids(&windows);
+        assert_eq!(
+            win_ids,
+            [
+                "cloudbase-init-stage",
+                "windows-firewall-disable",
+                "windows-mtu",
+                "windows-trace-cleanup"
+            ]
+        );
+        for os in [&debian, &centos] {
+            let l = ids(os);
+            assert_eq!(l.len() + win_ids.len(), all.len());
+            assert!(!l.iter().any(|id| win_ids.contains(id)), "{l:?}");
+        }
 
-        // run_all runs none of them on Windows: the trace stays.
+        // run_all runs none of the Linux ones on Windows: the trace stays.
+        let all: Vec<OpDef> = registry()
+            .into_iter()
+            .filter(|d| d.applies == Applies::LINUX)
+            .collect();
         let fs = MemFs::new().file("/root/.bash_history", "ls\n");
         let p = crate::profile::load("jdcloud").unwrap().profile;
         let t = Tracked::new(&fs, false);

@@ -1,11 +1,18 @@
 //! A [`GuestFs`] decorator that records every change an operation makes — the list that goes
 //! into reports and manifests, and the evidence for side effects (SELinux relabel). In a dry
 //! run it records without changing anything: the operations' own code produces the plan.
+//!
+//! Registry writes are staged: an operation's hive reads see what earlier writes set, each
+//! write is a recorded change (`HIVE\key value: old -> new`), and the driver writes every
+//! changed hive once, after the last operation ([`Tracked::commit_hives`]), so a hive that
+//! several operations change is opened for writing and committed once per conversion.
 
 use crate::guest::fs::{CmdOut, FileId, GuestFs, Meta};
-use anyhow::Result;
+use crate::guest::registry::{Hive, NodeId, RegValue};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
@@ -20,6 +27,19 @@ pub struct Tracked<'a> {
     inner: &'a dyn GuestFs,
     dry_run: bool,
     log: RefCell<Vec<Change>>,
+    /// Registry writes not yet committed, in order.
+    staged: RefCell<Vec<RegWrite>>,
+}
+
+/// One staged registry write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RegWrite {
+    /// The hive file's guest path.
+    file: String,
+    /// The key's path inside the hive.
+    key: String,
+    name: String,
+    value: RegValue,
 }
 
 impl<'a> Tracked<'a> {
@@ -28,7 +48,38 @@ impl<'a> Tracked<'a> {
             inner,
             dry_run,
             log: RefCell::new(Vec::new()),
+            staged: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Writes every staged registry value, each changed hive opened for writing and committed
+    /// once; nothing in a dry run. Returns a note per committed hive.
+    pub fn commit_hives(&self) -> Result<Vec<String>> {
+        let staged = std::mem::take(&mut *self.staged.borrow_mut());
+        if self.dry_run || staged.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut files: Vec<&str> = Vec::new();
+        for w in &staged {
+            if !files.contains(&w.file.as_str()) {
+                files.push(&w.file);
+            }
+        }
+        let mut notes = Vec::new();
+        for f in files {
+            let h = self.inner.hive(f, true)?;
+            let mut n = 0;
+            for w in staged.iter().filter(|w| w.file == f) {
+                let k = h
+                    .key(&w.key)?
+                    .with_context(|| format!("{f}: the key {} is gone", w.key))?;
+                h.set_value(k, &w.name, &w.value)?;
+                n += 1;
+            }
+            h.commit()?;
+            notes.push(format!("{f}: {n} value(s) written, committed once"));
+        }
+        Ok(notes)
     }
 
     pub fn dry_run(&self) -> bool {
@@ -48,7 +99,113 @@ impl<'a> Tracked<'a> {
     }
 }
 
+/// A hive as an operation sees it through [`Tracked`]: opened read-only, with the staged
+/// writes laid over it; `set_value` stages and records, `commit` is the driver's.
+struct StagedHive<'t> {
+    inner: Box<dyn Hive + 't>,
+    tracked: &'t Tracked<'t>,
+    file: String,
+    /// `SYSTEM`, `SOFTWARE`: the hive's name in recorded changes.
+    name: String,
+    /// The key path of each node handed out.
+    paths: RefCell<HashMap<NodeId, String>>,
+}
+
+impl StagedHive<'_> {
+    fn path(&self, node: NodeId) -> Result<String> {
+        self.paths
+            .borrow()
+            .get(&node)
+            .cloned()
+            .context("a registry key not reached from the hive's root")
+    }
+}
+
+impl Hive for StagedHive<'_> {
+    fn root(&self) -> Result<NodeId> {
+        let r = self.inner.root()?;
+        self.paths.borrow_mut().insert(r, String::new());
+        Ok(r)
+    }
+    fn child(&self, node: NodeId, name: &str) -> Result<Option<NodeId>> {
+        let c = self.inner.child(node, name)?;
+        if let Some(c) = c {
+            let p = self.path(node)?;
+            let cp = if p.is_empty() {
+                name.to_string()
+            } else {
+                format!("{p}\\{name}")
+            };
+            self.paths.borrow_mut().insert(c, cp);
+        }
+        Ok(c)
+    }
+    fn children(&self, node: NodeId) -> Result<Vec<(String, NodeId)>> {
+        let p = self.path(node)?;
+        let kids = self.inner.children(node)?;
+        for (n, c) in &kids {
+            let cp = if p.is_empty() {
+                n.clone()
+            } else {
+                format!("{p}\\{n}")
+            };
+            self.paths.borrow_mut().insert(*c, cp);
+        }
+        Ok(kids)
+    }
+    fn values(&self, node: NodeId) -> Result<Vec<(String, RegValue)>> {
+        let key = self.path(node)?;
+        let mut v = self.inner.values(node)?;
+        for w in self.tracked.staged.borrow().iter() {
+            if w.file == self.file && w.key.eq_ignore_ascii_case(&key) {
+                match v.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&w.name)) {
+                    Some(slot) => slot.1 = w.value.clone(),
+                    None => v.push((w.name.clone(), w.value.clone())),
+                }
+            }
+        }
+        Ok(v)
+    }
+    /// Stages the write and records it; setting a value to what it already is changes
+    /// nothing (operations stay idempotent).
+    fn set_value(&self, node: NodeId, name: &str, value: &RegValue) -> Result<()> {
+        let key = self.path(node)?;
+        let old = self.value(node, name)?;
+        if old.as_ref() == Some(value) {
+            return Ok(());
+        }
+        self.tracked.record(
+            "registry",
+            &format!(
+                "{}\\{key} {name}: {} -> {value}",
+                self.name,
+                old.map_or("(absent)".to_string(), |o| o.to_string())
+            ),
+        );
+        self.tracked.staged.borrow_mut().push(RegWrite {
+            file: self.file.clone(),
+            key,
+            name: name.to_string(),
+            value: value.clone(),
+        });
+        Ok(())
+    }
+    fn commit(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
 impl GuestFs for Tracked<'_> {
+    fn hive(&self, path: &str, _write: bool) -> Result<Box<dyn Hive + '_>> {
+        let inner = self.inner.hive(path, false)?;
+        Ok(Box::new(StagedHive {
+            inner,
+            tracked: self,
+            file: path.to_string(),
+            name: path.rsplit('/').next().unwrap_or(path).to_ascii_uppercase(),
+            paths: RefCell::new(HashMap::new()),
+        }))
+    }
     fn lstat(&self, path: &str) -> Result<Option<Meta>> {
         self.inner.lstat(path)
     }
@@ -168,6 +325,56 @@ impl GuestFs for Tracked<'_> {
 mod tests {
     use super::*;
     use crate::guest::fs::MemFs;
+
+    #[test]
+    fn registry_writes_are_staged_recorded_and_committed_once_per_hive() {
+        use crate::guest::registry::MemHive;
+        let fs = MemFs::new().hive_file(
+            "/Windows/System32/config/SYSTEM",
+            MemHive::new().with("A\\B", "X", RegValue::Dword(1)),
+        );
+        for dry_run in [true, false] {
+            let t = Tracked::new(&fs, dry_run);
+            {
+                let h = t.hive("/Windows/System32/config/SYSTEM", true).unwrap();
+                let k = h.key("a\\b").unwrap().unwrap();
+                h.set_value(k, "X", &RegValue::Dword(0)).unwrap();
+                h.set_value(k, "Y", &RegValue::Sz("new".into())).unwrap();
+                // Reads see the staged writes; setting the same value again is no change.
+                assert_eq!(h.value(k, "x").unwrap(), Some(RegValue::Dword(0)));
+                h.set_value(k, "X", &RegValue::Dword(0)).unwrap();
+            }
+            let changes = t.take();
+            assert_eq!(
+                changes
+                    .iter()
+                    .map(|c| c.target.as_str())
+                    .collect::<Vec<_>>(),
+                [
+                    "SYSTEM\\a\\b X: dword:1 -> dword:0",
+                    "SYSTEM\\a\\b Y: (absent) -> \"new\""
+                ]
+            );
+            assert!(changes.iter().all(|c| c.action == "registry"));
+            let hive = fs.hive_at("/Windows/System32/config/SYSTEM");
+            // Nothing reaches the hive before the driver commits.
+            assert_eq!(hive.get("A\\B", "X").unwrap(), Some(RegValue::Dword(1)));
+            let notes = t.commit_hives().unwrap();
+            if dry_run {
+                assert!(notes.is_empty());
+                assert_eq!(hive.commits.get(), 0);
+                assert_eq!(hive.get("A\\B", "X").unwrap(), Some(RegValue::Dword(1)));
+            } else {
+                assert_eq!(notes.len(), 1, "{notes:?}");
+                assert_eq!(hive.commits.get(), 1, "one commit for the hive");
+                assert_eq!(hive.get("A\\B", "X").unwrap(), Some(RegValue::Dword(0)));
+                assert_eq!(
+                    hive.get("A\\B", "Y").unwrap(),
+                    Some(RegValue::Sz("new".into()))
+                );
+            }
+        }
+    }
 
     #[test]
     fn records_and_applies_or_only_records() {

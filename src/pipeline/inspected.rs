@@ -28,6 +28,16 @@ impl Inspected {
         rep.stage("inspect", "identifying the operating system");
         let mut os = l.app.inspect(&l.input.display(), rep)?;
         let mounts = l.app.mount_os(&mut os, l.readonly)?;
+        if !l.readonly && os.windows.is_some() {
+            // ntfs-3g mounts a hibernated volume read-only without failing: refuse before any
+            // change is attempted.
+            if let Some(why) = crate::facts::windows::hibernated(&l.app.guest(rep))? {
+                anyhow::bail!(
+                    "{}: {why}; start Windows and shut it down fully (`shutdown /s /t 0`, fast startup off), then convert again",
+                    l.input.display()
+                );
+            }
+        }
         Ok(Inspected {
             app: l.app,
             disk: l.disk,

@@ -40,8 +40,10 @@ impl Operated {
                 rep,
             };
             let results = ops::run_all(&ctx, &shared.defs)?;
+            // The registry values the operations staged: each changed hive written and
+            // committed once.
+            let mut notes = tracked.commit_hives()?;
             // The driver's side effect, decided once from what the operations changed.
-            let mut notes = Vec::new();
             if !dry_run {
                 let changed = results.iter().any(|r| !r.changes.is_empty());
                 notes.extend(ops::relabel_if_needed(&tracked, changed)?);
