@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard]   (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard] [repro]   (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -22,6 +22,10 @@
 #            --jobs 1 on a one-node local cluster (scripts/slurm-local.sh); the shard partition
 #            is by name hash, so the tasks may get 3+1 (then the array waits for the longer
 #            task); goal array <= 1.15x the batch
+#   repro    the Debian fixture converted twice without and twice with SOURCE_DATE_EPOCH (raw
+#            outputs): the 64 KiB blocks in which each pair's disks differ, as a ratio with over
+#            without; the four share one tree digest (goal); the tree digest's share of the
+#            conversion's time
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
@@ -36,7 +40,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard repro)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
@@ -255,4 +259,40 @@ if want shard; then
   r=$(ratio "$b" "$a")
   echo "one batch ${a} s, Slurm array ${b} s (images per task: ${per}): the array takes ${r}x the batch's time (goal <= 1.15)"
   record shard "\"batch_s\":$a,\"array_s\":$b,\"ratio\":$r,\"goal\":\"<=1.15\""
+fi
+
+if want repro; then
+  echo "== repro: the Debian fixture converted twice without and twice with SOURCE_DATE_EPOCH (raw outputs)"
+  for mode in plain sde; do
+    for i in 1 2; do
+      sde=; [ "$mode" = sde ] && sde=1700000000
+      SOURCE_DATE_EPOCH=$sde "$bin" -q convert --vendor-dir "$vendor" --output-format raw \
+        -o "$w/repro-$mode$i.raw" "$fx/debian12.qcow2" >/dev/null
+    done
+  done
+  read -r plain sde trees share <<<"$(python3 - "$w" <<'PY'
+import json, sys
+w = sys.argv[1]
+def blocks(a, b):
+    n = 0
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(65536), fb.read(65536)
+            if not x and not y:
+                return n
+            n += x != y
+def m(name):
+    return json.load(open(f"{w}/repro-{name}.raw.manifest.json"))
+ms = [m(n) for n in ("plain1", "plain2", "sde1", "sde2")]
+trees = len({x["output"]["tree_sha256"] for x in ms})
+share = sum(x["seconds"]["tree-digest"] for x in ms) / sum(x["seconds"]["total"] for x in ms)
+print(blocks(f"{w}/repro-plain1.raw", f"{w}/repro-plain2.raw"),
+      blocks(f"{w}/repro-sde1.raw", f"{w}/repro-sde2.raw"), trees, round(share, 3))
+PY
+)"
+  r=$(ratio "$sde" "$plain")
+  echo "64 KiB blocks that differ between two conversions: ${plain} without, ${sde} with SOURCE_DATE_EPOCH (${r}x); distinct tree digests over the 4: ${trees} (goal 1); the tree digest is ${share} of a conversion's time"
+  [ "$trees" = 1 ] || { echo "bench repro: the four conversions do not share one tree digest" >&2; exit 1; }
+  record repro "\"blocks_plain\":$plain,\"blocks_sde\":$sde,\"ratio\":$r,\"tree_digests\":$trees,\"tree_share\":$share,\"goal\":\"tree_digests==1\""
+  rm -f "$w"/repro-*
 fi

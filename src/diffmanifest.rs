@@ -127,6 +127,7 @@ pub fn diff(a_path: &Path, a: &Manifest, b_path: &Path, b: &Manifest) -> Manifes
         "appliance kernel",
         "container",
         "container image",
+        "container content",
         "base snapshot",
     ] {
         let get = |e: &[(&str, String)]| {

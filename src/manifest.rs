@@ -56,11 +56,17 @@ pub struct Environment {
     pub qemu: String,
     /// The appliance's kernel (`uname -r` and `-v` inside it).
     pub appliance_kernel: String,
-    /// `host`, or the ID of the container image imgseal ran in (see [`container`]).
+    /// `host`; in a container the image's ID when the runtime tells it, else `unknown`
+    /// (see [`container`]).
     pub container: String,
-    /// The container image's name, when the runtime tells it.
+    /// The container image's name, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_image: Option<String>,
+    /// In imgseal's image: the SHA-256 its build wrote to `/etc/imgseal-image-content` over
+    /// every installed package and version, the imgseal binary and the base's snapshot date
+    /// (the same for two builds from the same inputs, unlike an image ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_content: Option<String>,
     /// The date of the Debian snapshot the container's base image was debootstrapped
     /// from (`IMGSEAL_BASE_SNAPSHOT`, set in the image at build); absent on a host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -78,6 +84,7 @@ impl Environment {
             ("appliance kernel", self.appliance_kernel.clone()),
             ("container", self.container.clone()),
             ("container image", opt(&self.container_image)),
+            ("container content", opt(&self.container_content)),
             ("base snapshot", opt(&self.base_snapshot)),
         ]
     }
@@ -86,8 +93,9 @@ impl Environment {
 /// The container image imgseal runs in, from what the container tells it: `IMGSEAL_IMAGE_ID`
 /// (and `IMGSEAL_IMAGE`) when set (docker gives a container no way to learn its image:
 /// pass `-e IMGSEAL_IMAGE_ID=$(docker image inspect -f '{{.Id}}' imgseal)`), else podman's
-/// `/run/.containerenv` (`imageid=`, `image=`); `unknown` in imgseal's image without either
-/// (its Dockerfile sets `IMGSEAL_CONTAINER`); otherwise `host`.
+/// `/run/.containerenv` (`imageid=`, `image=`: podman fills them for `--privileged`
+/// containers only); `unknown` in a container without either (imgseal's image sets
+/// `IMGSEAL_CONTAINER`, its name); otherwise `host`.
 pub fn container() -> (String, Option<String>) {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let containerenv = std::fs::read_to_string("/run/.containerenv").ok();
@@ -137,6 +145,10 @@ pub fn environment(host: &HostInfo, appliance_kernel: String) -> Environment {
         appliance_kernel,
         container,
         container_image,
+        container_content: std::fs::read_to_string("/etc/imgseal-image-content")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
         base_snapshot: std::env::var("IMGSEAL_BASE_SNAPSHOT")
             .ok()
             .filter(|v| !v.is_empty()),
