@@ -13,6 +13,9 @@
 #                                             in the image instead of compiling it in the build
 #                                             stage (what CI does: it has just built it)
 #
+# IMGSEAL_APT_SNAPSHOT=YYYYMMDDTHHMMSSZ is passed on as APT_SNAPSHOT (both stages install
+# from snapshot.debian.org at that date; install-deps.sh says so when it cannot be reached).
+#
 # The base's archive date (the Release file's Date: debootstrap fetched) is the image label
 # imgseal.base_snapshot and the build argument BASE_SNAPSHOT, so every manifest the image
 # writes names it. When scripts/make-test-images.sh has cached its debootstrap tarball, the
@@ -79,16 +82,20 @@ case "$cmd" in
     command -v podman >/dev/null || { echo "container.sh: podman is not installed (scripts/install-deps.sh installs it)" >&2; exit 2; }
     make_base
     snap=$(podman image inspect -f '{{index .Labels "imgseal.base_snapshot"}}' "$base")
-    args=(--isolation=chroot --build-arg "BASE=$base" --build-arg "BASE_SNAPSHOT=$snap" -t "$tag")
+    # Every build argument given (an empty one too: podman warns about a missing one).
+    args=(--isolation=chroot --build-arg "BASE=$base" --build-arg "BASE_SNAPSHOT=$snap"
+      --build-arg "APT_SNAPSHOT=${IMGSEAL_APT_SNAPSHOT:-}" -t "$tag")
     if [ -n "$binary" ]; then
       mkdir -p "$work"
       # Inside the build context (.dockerignore lets exactly this file through).
       objcopy --strip-debug "$binary" "$work/imgseal.new" && mv "$work/imgseal.new" "$work/imgseal"
       args+=(--build-arg PREBUILT=target/container/imgseal)
+    else
+      args+=(--build-arg PREBUILT=)
     fi
     log "podman build ${args[*]} ."
     podman build "${args[@]}" .
     log "$tag: $(podman image inspect -f '{{.Id}} {{.Size}}' "$tag" | awk '{printf "%s, %.0f MB", substr($1,1,12), $2/1e6}')"
     ;;
-  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

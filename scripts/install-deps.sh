@@ -122,8 +122,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # supermin reads the host kernel; Debian ships it 0600, which breaks non-root appliance builds.
-for k in /boot/vmlinuz-*; do [ -e "$k" ] && $sudo chmod 0644 "$k"; done
-ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boot; supermin needs one" >&2; exit 1; }
+# (Compiling needs no appliance, so --build installs no kernel.)
+if [ "$build" -eq 0 ]; then
+  for k in /boot/vmlinuz-*; do [ -e "$k" ] && $sudo chmod 0644 "$k"; done
+  ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boot; supermin needs one" >&2; exit 1; }
+fi
 
 [ "$runtime" -eq 1 ] && exit 0
 
