@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: every goal is a ratio against a baseline measured in the same run.
 #
-#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard] [windows]   (default: all)
+#   scripts/bench.sh [convert] [hash] [digest] [size] [rss] [batch] [accel] [virtual] [shard] [windows] [repro]   (default: all)
 #
 #   convert  imgseal convert of the bootable Debian fixture (debian12-boot: a kernel, its
 #            initramfs and GRUB, as vendors ship images) vs the guestfs-tools chain a user writes
@@ -25,6 +25,10 @@
 #            inspected guestfish session that downloads both hives, merges the same registry
 #            edits into them on the host (hivexregedit) and uploads them; goal <= 1.5x the
 #            floor; prints imgseal's stage split
+#   repro    the Debian fixture converted twice without and twice with SOURCE_DATE_EPOCH (raw
+#            outputs): the 64 KiB blocks in which each pair's disks differ, as a ratio with over
+#            without; the four share one tree digest (goal); the tree digest's share of the
+#            conversion's time
 #   accel    one automatic-acceleration launch (imgseal inspect of the Debian fixture, 3 runs
 #            each) with a remembered KVM failure vs without one (a KVM attempt, then TCG), on
 #            a host where /dev/kvm exists but qemu cannot use it; reports the saving per launch
@@ -39,7 +43,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard windows)
+[ ${#what[@]} -gt 0 ] || what=(convert hash digest size rss batch virtual accel shard windows repro)
 want() { local w; for w in "${what[@]}"; do [ "$w" = "$1" ] && return 0; done; return 1; }
 
 scripts/make-test-images.sh >/dev/null
@@ -296,4 +300,40 @@ GF
   echo "imgseal ${a} s, guestfish floor ${b} s, ratio ${r} (goal <= 1.5); imgseal stages: ${split}"
   record windows "\"imgseal_s\":$a,\"floor_s\":$b,\"ratio\":$r,\"goal\":\"<=1.5\""
   rm -f "$w/floor.qcow2" "$w"/win.qcow2* "$w/SYSTEM" "$w/SOFTWARE"
+fi
+
+if want repro; then
+  echo "== repro: the Debian fixture converted twice without and twice with SOURCE_DATE_EPOCH (raw outputs)"
+  for mode in plain sde; do
+    for i in 1 2; do
+      sde=; [ "$mode" = sde ] && sde=1700000000
+      SOURCE_DATE_EPOCH=$sde "$bin" -q convert --vendor-dir "$vendor" --output-format raw \
+        -o "$w/repro-$mode$i.raw" "$fx/debian12.qcow2" >/dev/null
+    done
+  done
+  read -r plain sde trees share <<<"$(python3 - "$w" <<'PY'
+import json, sys
+w = sys.argv[1]
+def blocks(a, b):
+    n = 0
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(65536), fb.read(65536)
+            if not x and not y:
+                return n
+            n += x != y
+def m(name):
+    return json.load(open(f"{w}/repro-{name}.raw.manifest.json"))
+ms = [m(n) for n in ("plain1", "plain2", "sde1", "sde2")]
+trees = len({x["output"]["tree_sha256"] for x in ms})
+share = sum(x["seconds"]["tree-digest"] for x in ms) / sum(x["seconds"]["total"] for x in ms)
+print(blocks(f"{w}/repro-plain1.raw", f"{w}/repro-plain2.raw"),
+      blocks(f"{w}/repro-sde1.raw", f"{w}/repro-sde2.raw"), trees, round(share, 3))
+PY
+)"
+  r=$(ratio "$sde" "$plain")
+  echo "64 KiB blocks that differ between two conversions: ${plain} without, ${sde} with SOURCE_DATE_EPOCH (${r}x); distinct tree digests over the 4: ${trees} (goal 1); the tree digest is ${share} of a conversion's time"
+  [ "$trees" = 1 ] || { echo "bench repro: the four conversions do not share one tree digest" >&2; exit 1; }
+  record repro "\"blocks_plain\":$plain,\"blocks_sde\":$sde,\"ratio\":$r,\"tree_digests\":$trees,\"tree_share\":$share,\"goal\":\"tree_digests==1\""
+  rm -f "$w"/repro-*
 fi

@@ -10,6 +10,8 @@
 #   scripts/install-deps.sh --runtime    only what the imgseal binary needs at run time
 #                                        (qemu, libguestfs, a kernel): the Dockerfile's
 #                                        runtime stage; implies --no-doctor
+#   scripts/install-deps.sh --build      only what compiling imgseal needs (the Dockerfile's
+#                                        build stage); implies --no-doctor
 #
 # IMGSEAL_APT_SNAPSHOT=YYYYMMDDTHHMMSSZ installs from snapshot.debian.org at that date
 # (the Dockerfile pins it); if the snapshot service cannot be reached the script says so
@@ -18,11 +20,13 @@ set -euo pipefail
 
 doctor=1
 runtime=0
+build=0
 for a in "$@"; do
   case "$a" in
     --no-doctor) doctor=0 ;;
     --runtime) runtime=1; doctor=0 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --build) build=1; doctor=0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -83,7 +87,11 @@ fi
 # Run time: qemu + libguestfs (the appliance) and a kernel for supermin to build it from.
 # man-db and bash-completion: imgseal's man pages and completions work where it is installed.
 # ntfs-3g: supermin puts it into the appliance, which reads and writes Windows volumes with it.
-runtime_pkgs=(ca-certificates libguestfs0 libguestfs-tools linux-image-amd64 man-db bash-completion dosfstools mtools ovmf ntfs-3g)
+# (libguestfs0 brings every package its appliance is made of; guestfish and the virt-* tools
+# are for the tests and for people, in build_pkgs, not in the container image.)
+runtime_pkgs=(ca-certificates libguestfs0 linux-image-amd64 man-db bash-completion dosfstools mtools ovmf ntfs-3g)
+# Compiling imgseal: a C toolchain, libguestfs's header and libclang for bindgen.
+compile_pkgs=(ca-certificates curl build-essential pkg-config libguestfs-dev libclang-dev clang)
 bpo_pkgs=(qemu-system-x86 qemu-utils qemu-block-extra)
 # Build and test: libguestfs headers and libclang for bindgen, what
 # scripts/make-test-images.sh needs (debootstrap, rpm/rpmbuild, dpkg-deb, mke2fs, sfdisk; cpio,
@@ -95,10 +103,15 @@ build_pkgs=(
   debootstrap rpm dpkg-dev fakeroot e2fsprogs dosfstools fdisk cpio zstd xz-utils gzip jq cryptsetup-bin
   initramfs-tools lz4 bzip2 db5.3-util libhivex-bin libwin-hivex-perl wixl msitools
   python3 python3-junitparser python3-venv hyperfine time
-  slurm-wlm munge
+  slurm-wlm munge libguestfs-tools
+  podman runc containernetworking-plugins
 )
-pkgs=("${runtime_pkgs[@]}")
-[ "$runtime" -eq 1 ] || pkgs+=("${build_pkgs[@]}")
+if [ "$build" -eq 1 ]; then
+  pkgs=("${compile_pkgs[@]}")
+else
+  pkgs=("${runtime_pkgs[@]}")
+  [ "$runtime" -eq 1 ] || pkgs+=("${build_pkgs[@]}")
+fi
 
 missing=()
 for p in "${pkgs[@]}" "${bpo_pkgs[@]}"; do
@@ -111,15 +124,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # supermin reads the host kernel; Debian ships it 0600, which breaks non-root appliance builds.
-for k in /boot/vmlinuz-*; do [ -e "$k" ] && $sudo chmod 0644 "$k"; done
-ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boot; supermin needs one" >&2; exit 1; }
+# (Compiling needs no appliance, so --build installs no kernel.)
+if [ "$build" -eq 0 ]; then
+  for k in /boot/vmlinuz-*; do [ -e "$k" ] && $sudo chmod 0644 "$k"; done
+  ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "install-deps.sh: no kernel in /boot; supermin needs one" >&2; exit 1; }
+fi
 
 [ "$runtime" -eq 1 ] && exit 0
 
 # kubernetes-validate (PyPI; not packaged for Debian) checks deploy/'s Kubernetes manifests
 # against the Kubernetes schemas offline, in its own venv.
 venv=/opt/imgseal-venv
-if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+if [ "$build" -eq 0 ] && [ ! -x "$venv/bin/kubernetes-validate" ]; then
   log "installing kubernetes-validate into $venv"
   $sudo python3 -m venv "$venv"
   $sudo "$venv/bin/pip" install -q kubernetes-validate

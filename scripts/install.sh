@@ -6,6 +6,8 @@
 #   scripts/install.sh                 install under /usr/local (PREFIX=/usr/local)
 #   PREFIX=$HOME/.local scripts/install.sh   install for one user (put $PREFIX/bin on PATH)
 #   scripts/install.sh --uninstall     remove what it installed
+#   IMGSEAL_BINARY=PATH scripts/install.sh   install that binary instead of building one
+#                                      (the Dockerfile's runtime stage)
 #
 # What goes where (PREFIX=/usr/local):
 #   /usr/local/bin/imgseal
@@ -36,12 +38,17 @@ case "${1:-}" in
   *) echo "install.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
 esac
 
-[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
-command -v cargo >/dev/null || { echo "install.sh: no cargo on PATH; run scripts/install-deps.sh first" >&2; exit 2; }
-cd "$here"
-log "building the release binary (cargo build --release --locked)"
-cargo build --release --locked -q
-built=${CARGO_TARGET_DIR:-$here/target}/release/imgseal
+if [ -n "${IMGSEAL_BINARY:-}" ]; then
+  built=$IMGSEAL_BINARY
+  [ -x "$built" ] || { echo "install.sh: IMGSEAL_BINARY=$built is not an executable file" >&2; exit 2; }
+else
+  [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  command -v cargo >/dev/null || { echo "install.sh: no cargo on PATH; run scripts/install-deps.sh first" >&2; exit 2; }
+  cd "$here"
+  log "building the release binary (cargo build --release --locked)"
+  cargo build --release --locked -q
+  built=${CARGO_TARGET_DIR:-$here/target}/release/imgseal
+fi
 
 # Root writes /usr/local itself; anyone else needs sudo there (or a PREFIX of their own).
 sudo=""

@@ -56,6 +56,11 @@ pub enum Command {
     /// Re-hash an output against OUTPUT.sha256 and its manifest (exit 1 on a mismatch);
     /// --deep also recomputes the content digest and re-runs the checks.
     Verify(VerifyArgs),
+    /// Compare two conversions by their manifests: whether their tree digests match, and
+    /// which of input, profile, vendor packages, operations and environment (imgseal,
+    /// libguestfs, qemu, appliance kernel, container image, base snapshot) differ. Exit 0
+    /// when the tree digests match, 1 when they differ, 2 on bad input.
+    DiffManifest(DiffManifestArgs),
     /// Print an image's content digest, the same for every container format (compare an image
     /// after a cloud converted it), as `ALGORITHM:HEX  PATH`; or with --file, the SHA-256 of
     /// the file's bytes as `HEX  PATH` (sha256sum's form).
@@ -324,6 +329,21 @@ pub struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffManifestArgs {
+    /// The first manifest (OUTPUT.manifest.json, or the OUTPUT it sits beside).
+    #[arg(value_name = "A")]
+    pub a: std::path::PathBuf,
+
+    /// The second manifest.
+    #[arg(value_name = "B")]
+    pub b: std::path::PathBuf,
+
+    /// Print `{"schema":1,"a","b","tree_digest_match","tree_sha256":[A,B],"fields":[{"name","same","a","b"}]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DigestArgs {
     /// The image (or any file, with --file).
     #[arg(value_name = "PATH")]
@@ -347,7 +367,12 @@ pub struct DigestArgs {
     )]
     pub algorithm: crate::digest::Algorithm,
 
-    /// Print `{"path", "of": "content"|"file", "algorithm", "value"}`.
+    /// The tree digest of the guest's files instead (format `imgseal-tree-v1`, what the
+    /// manifest's `output.tree_sha256` records): one appliance launch, read-only.
+    #[arg(long, conflicts_with_all = ["file", "algorithm"])]
+    pub tree: bool,
+
+    /// Print `{"path", "of": "content"|"file"|"tree", "algorithm", "value"}`.
     #[arg(long)]
     pub json: bool,
 }

@@ -11,6 +11,7 @@ pub mod checks;
 pub mod cli;
 pub mod cmd;
 pub mod convert;
+pub mod diffmanifest;
 pub mod digest;
 pub mod doctor;
 pub mod facts;

@@ -46,6 +46,7 @@ fn settings(
             timeout_s: r.boot_timeout,
             ..Default::default()
         }),
+        source_date_epoch: imgseal::manifest::source_date_epoch()?,
     })
 }
 
@@ -335,6 +336,19 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 for m in &v.mismatches {
                     println!("  {m}");
                 }
+                match &v.tree_sha256 {
+                    Some(t) => println!("  tree digest: {t}"),
+                    None => println!("  tree digest: none recorded (an older manifest)"),
+                }
+                match &v.environment {
+                    Some(e) => {
+                        println!("  converted with:");
+                        for (k, val) in e.fields() {
+                            println!("    {k:16}  {val}");
+                        }
+                    }
+                    None => println!("  environment: none recorded (an older manifest)"),
+                }
                 match &v.boot_test {
                     Some(b) => println!(
                         "  boot test at conversion: {}; {}",
@@ -351,6 +365,49 @@ fn run(cli: Cli, rep: &Console) -> Result<i32> {
                 }
             }
             Ok(if v.ok { exit::OK } else { exit::NONCOMPLIANT })
+        }
+        Command::DiffManifest(a) => {
+            let ma = imgseal::diffmanifest::load(&a.a)?;
+            let mb = imgseal::diffmanifest::load(&a.b)?;
+            let d = imgseal::diffmanifest::diff(&a.a, &ma, &a.b, &mb);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                print!("{}", imgseal::diffmanifest::render(&d));
+            }
+            Ok(if d.tree_digest_match {
+                exit::OK
+            } else {
+                exit::NONCOMPLIANT
+            })
+        }
+        Command::Digest(a) if a.tree => {
+            // `imgseal-tree-v1:HEX  PATH`, like a content digest's line.
+            let input = image::Input::parse(&a.path.to_string_lossy())?;
+            let attach = image::AttachOpts {
+                format: a.format.clone(),
+                allow_backing: false,
+            };
+            let s = pipeline::open(&input, &attach, &Default::default(), true, rep)?;
+            rep.stage("digest", "tree digest of the guest's files");
+            let tree = s.guest(rep).tree().map(imgseal::guest::tree::digest);
+            s.close()?;
+            let tree = tree?;
+            rep.finish();
+            let algorithm = imgseal::guest::tree::FORMAT;
+            if a.json {
+                let j = serde_json::json!({
+                    "path": a.path.display().to_string(),
+                    "of": "tree",
+                    "algorithm": algorithm,
+                    "value": tree.sha256,
+                    "entries": tree.entries,
+                });
+                println!("{}", serde_json::to_string_pretty(&j)?);
+            } else {
+                println!("{algorithm}:{}  {}", tree.sha256, a.path.display());
+            }
+            Ok(exit::OK)
         }
         Command::Digest(a) => {
             // --file: sha256sum's `HEX  PATH`; content: `ALGORITHM:HEX  PATH`.

@@ -39,6 +39,120 @@ pub struct Manifest {
     /// no boot test ran; added without a schema change: readers that do not know it skip it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_test: Option<crate::boot::BootTest>,
+    /// What the conversion ran with, pinned (absent in manifests written before it; added
+    /// without a schema change). `imgseal diff-manifest` compares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+}
+
+/// The environment a conversion ran in: what, besides the input, the profile and the vendor
+/// packages, could make two conversions differ.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Environment {
+    /// `imgseal --version`: the release and the fingerprint of the source it was built from.
+    pub imgseal: String,
+    pub libguestfs: String,
+    /// `qemu-img --version`'s first line.
+    pub qemu: String,
+    /// The appliance's kernel (`uname -r` and `-v` inside it).
+    pub appliance_kernel: String,
+    /// `host`; in a container the image's ID when the runtime tells it, else `unknown`
+    /// (see [`container`]).
+    pub container: String,
+    /// The container image's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_image: Option<String>,
+    /// In imgseal's image: the SHA-256 its build wrote to `/etc/imgseal-image-content` over
+    /// every installed package and version, the imgseal binary and the base's snapshot date
+    /// (the same for two builds from the same inputs, unlike an image ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_content: Option<String>,
+    /// The date of the Debian snapshot the container's base image was debootstrapped
+    /// from (`IMGSEAL_BASE_SNAPSHOT`, set in the image at build); absent on a host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_snapshot: Option<String>,
+}
+
+impl Environment {
+    /// The fields as (name, value) pairs, for printing and comparing.
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
+        vec![
+            ("imgseal", self.imgseal.clone()),
+            ("libguestfs", self.libguestfs.clone()),
+            ("qemu", self.qemu.clone()),
+            ("appliance kernel", self.appliance_kernel.clone()),
+            ("container", self.container.clone()),
+            ("container image", opt(&self.container_image)),
+            ("container content", opt(&self.container_content)),
+            ("base snapshot", opt(&self.base_snapshot)),
+        ]
+    }
+}
+
+/// The container image imgseal runs in, from what the container tells it: `IMGSEAL_IMAGE_ID`
+/// (and `IMGSEAL_IMAGE`) when set (docker gives a container no way to learn its image:
+/// pass `-e IMGSEAL_IMAGE_ID=$(docker image inspect -f '{{.Id}}' imgseal)`), else podman's
+/// `/run/.containerenv` (`imageid=`, `image=`: podman fills them for `--privileged`
+/// containers only); `unknown` in a container without either (imgseal's image sets
+/// `IMGSEAL_CONTAINER`, its name); otherwise `host`.
+pub fn container() -> (String, Option<String>) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let containerenv = std::fs::read_to_string("/run/.containerenv").ok();
+    container_from(
+        env("IMGSEAL_IMAGE_ID"),
+        env("IMGSEAL_IMAGE"),
+        containerenv.as_deref(),
+        env("IMGSEAL_CONTAINER"),
+    )
+}
+
+fn container_from(
+    id: Option<String>,
+    image: Option<String>,
+    containerenv: Option<&str>,
+    marker: Option<String>,
+) -> (String, Option<String>) {
+    if let Some(id) = id {
+        return (id, image);
+    }
+    if let Some(t) = containerenv {
+        let get = |k: &str| {
+            t.lines()
+                .filter_map(|l| l.split_once('='))
+                .find(|(key, _)| key.trim() == k)
+                .map(|(_, v)| v.trim().trim_matches('"').to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(id) = get("imageid") {
+            return (id, get("image"));
+        }
+    }
+    if containerenv.is_some() || marker.is_some() {
+        return ("unknown".into(), marker);
+    }
+    ("host".into(), None)
+}
+
+/// The environment of this process (its host tools as `host_info` found them), with the
+/// appliance's kernel as the launch reported it.
+pub fn environment(host: &HostInfo, appliance_kernel: String) -> Environment {
+    let (container, container_image) = container();
+    Environment {
+        imgseal: env!("IMGSEAL_VERSION").to_string(),
+        libguestfs: host.libguestfs.clone(),
+        qemu: host.qemu.clone(),
+        appliance_kernel,
+        container,
+        container_image,
+        container_content: std::fs::read_to_string("/etc/imgseal-image-content")
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty()),
+        base_snapshot: std::env::var("IMGSEAL_BASE_SNAPSHOT")
+            .ok()
+            .filter(|v| !v.is_empty()),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +183,12 @@ pub struct OutputInfo {
     pub md5: Option<String>,
     /// The digest of the guest-visible disk bytes (stable across container formats).
     pub content_digest: ContentDigest,
+    /// The tree digest (`guest::tree`, format `imgseal-tree-v1`): every guest file's path,
+    /// type, mode, owner, size, link target, security xattrs and content, no times. Equal
+    /// for two conversions that did the same thing. Added without a schema change (absent
+    /// in manifests written before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree_sha256: Option<Sha256Digest>,
 }
 
 /// `output` as either schema wrote it.
@@ -86,6 +206,8 @@ struct OutputInfoAnySchema {
     /// Schema 1.
     #[serde(default)]
     content_sha256: Option<Sha256Digest>,
+    #[serde(default)]
+    tree_sha256: Option<Sha256Digest>,
 }
 
 impl TryFrom<OutputInfoAnySchema> for OutputInfo {
@@ -107,6 +229,7 @@ impl TryFrom<OutputInfoAnySchema> for OutputInfo {
             sha256: o.sha256,
             md5: o.md5,
             content_digest,
+            tree_sha256: o.tree_sha256,
         })
     }
 }
@@ -170,6 +293,33 @@ pub fn host_info() -> HostInfo {
     }
 }
 
+/// `SOURCE_DATE_EPOCH` (reproducible-builds.org): unset or empty is None; anything but a
+/// non-negative integer number of seconds is an error naming it.
+pub fn source_date_epoch() -> anyhow::Result<Option<i64>> {
+    parse_source_date_epoch(std::env::var_os("SOURCE_DATE_EPOCH").as_deref())
+}
+
+fn parse_source_date_epoch(v: Option<&std::ffi::OsStr>) -> anyhow::Result<Option<i64>> {
+    let Some(v) = v.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let s = v.to_string_lossy();
+    match s.parse::<i64>() {
+        Ok(n) if n >= 0 && s.bytes().all(|b| b.is_ascii_digit()) => Ok(Some(n)),
+        _ => anyhow::bail!(
+            "SOURCE_DATE_EPOCH={s:?} is not a number of seconds since 1970-01-01 UTC; set it to one (e.g. $(git log -1 --format=%ct)) or unset it"
+        ),
+    }
+}
+
+/// The manifest's `created`: `SOURCE_DATE_EPOCH` when set, else now.
+pub fn created(source_date_epoch: Option<i64>) -> String {
+    match source_date_epoch {
+        Some(s) => rfc3339(s as u64),
+        None => now_rfc3339(),
+    }
+}
+
 /// Now in UTC as RFC 3339 (seconds), without a date crate.
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
@@ -228,6 +378,49 @@ mod tests {
         let none =
             format!(r#"{{"path":"o","format":"raw","size":1,"virtual_size":2,"sha256":"{hex}"}}"#);
         assert!(serde_json::from_str::<OutputInfo>(&none).is_err());
+    }
+
+    #[test]
+    fn the_container_is_named_by_what_it_tells() {
+        let s = |v: &str| Some(v.to_string());
+        let podman = "engine=\"podman-4.3.1\"\nname=\"x\"\nimage=\"localhost/imgseal:latest\"\nimageid=\"3f5a\"\nrootless=0\n";
+        assert_eq!(
+            container_from(None, None, Some(podman), s("imgseal")),
+            ("3f5a".into(), s("localhost/imgseal:latest"))
+        );
+        assert_eq!(
+            container_from(s("sha256:9"), s("imgseal"), Some(podman), None),
+            ("sha256:9".into(), s("imgseal"))
+        );
+        assert_eq!(
+            container_from(None, None, None, s("imgseal")),
+            ("unknown".into(), s("imgseal"))
+        );
+        assert_eq!(
+            container_from(None, None, None, None),
+            ("host".into(), None)
+        );
+    }
+
+    #[test]
+    fn source_date_epoch_is_seconds_or_an_error() {
+        use std::ffi::OsStr;
+        assert_eq!(parse_source_date_epoch(None).unwrap(), None);
+        assert_eq!(parse_source_date_epoch(Some(OsStr::new(""))).unwrap(), None);
+        assert_eq!(
+            parse_source_date_epoch(Some(OsStr::new("1700000000"))).unwrap(),
+            Some(1_700_000_000)
+        );
+        for bad in ["-1", "+5", "1.5", "yesterday", " 1"] {
+            let e = parse_source_date_epoch(Some(OsStr::new(bad)))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("SOURCE_DATE_EPOCH") && e.contains("seconds"),
+                "{e}"
+            );
+        }
+        assert_eq!(created(Some(951_782_400)), "2000-02-29T00:00:00Z");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `imgseal verify OUTPUT [--deep]`: re-hash an output against its `.sha256` sidecar and its
 //! manifest (schema 1 or 2); `--deep` also recomputes the content digest with the algorithm
-//! the manifest names and re-runs the checks.
+//! the manifest names, re-runs the checks and recomputes the tree digest (one launch).
 
 use crate::manifest::Manifest;
 use crate::seal::{self, OutputPaths};
@@ -23,6 +23,12 @@ pub struct Verification {
     /// The manifest's boot test (`convert --boot-test`), as recorded at conversion.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_test: Option<crate::boot::BootTest>,
+    /// The tree digest the manifest records (absent in manifests older than it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tree_sha256: Option<crate::digest::Sha256Digest>,
+    /// The environment the manifest records (absent in manifests older than it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<crate::manifest::Environment>,
 }
 
 pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification> {
@@ -39,6 +45,8 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
         mismatches: vec![],
         report: None,
         boot_test: None,
+        tree_sha256: None,
+        environment: None,
     };
     let manifest_text = std::fs::read_to_string(paths.manifest()).with_context(|| {
         format!(
@@ -57,6 +65,8 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
         );
     }
     v.boot_test = m.boot_test.clone();
+    v.tree_sha256 = m.output.tree_sha256;
+    v.environment = m.environment.clone();
     let sum_text = std::fs::read_to_string(paths.sha256())
         .with_context(|| format!("reading {}", paths.sha256().display()))?;
     let Some((sum_hex, sum_name)) = sum_text.lines().next().and_then(seal::parse_sum_line) else {
@@ -140,7 +150,19 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
             ));
         }
         work.close()?;
-        let report = recheck(image, &m, rep)?;
+        let (report, tree) = recheck(image, &m, rep)?;
+        v.checked.push("tree digest".into());
+        match m.output.tree_sha256 {
+            Some(want) if want != tree.sha256 => v.mismatches.push(format!(
+                "tree digest is {}, the manifest says {want}",
+                tree.sha256
+            )),
+            Some(_) => {}
+            None => rep.note(&format!(
+                "the manifest records no tree digest (written before imgseal had one); the output's is {}",
+                tree.sha256
+            )),
+        }
         v.checked.push("rules (check re-run)".into());
         if !report.compliant {
             v.mismatches.push(format!(
@@ -154,8 +176,13 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
     Ok(v)
 }
 
-/// Re-runs `check` on the output with the profile the manifest names.
-fn recheck(image: &Path, m: &Manifest, rep: &dyn Reporter) -> Result<crate::checks::Report> {
+/// Re-runs `check` on the output with the profile the manifest names, and computes its tree
+/// digest, in one appliance launch.
+fn recheck(
+    image: &Path,
+    m: &Manifest,
+    rep: &dyn Reporter,
+) -> Result<(crate::checks::Report, crate::guest::tree::TreeDigest)> {
     let spec = m
         .profile
         .source
@@ -187,12 +214,17 @@ fn recheck(image: &Path, m: &Manifest, rep: &dyn Reporter) -> Result<crate::chec
         &image.display().to_string(),
         &prof.profile.name,
     );
+    let tree = report.is_ok().then(|| {
+        rep.stage("verify", "tree digest of the guest's files");
+        s.guest(rep).tree().map(crate::guest::tree::digest)
+    });
     // Closed (checked) whatever the checks made of the guest.
     s.close()?;
     let report = report?;
+    let tree = tree.expect("computed when the checks ran")?;
     // Without the vendor dir the vendor-build check skips: the build was verified at
     // conversion and recorded in the manifest.
-    Ok(report)
+    Ok((report, tree))
 }
 
 #[cfg(test)]

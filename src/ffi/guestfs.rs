@@ -67,6 +67,29 @@ impl CStringList {
         })
     }
 
+    /// From byte strings (guest file names need not be UTF-8).
+    pub fn from_bytes(call: &'static str, items: &[&[u8]]) -> Result<Self> {
+        let owned = items
+            .iter()
+            .map(|s| {
+                CString::new(s.to_vec()).map_err(|_| GuestfsError {
+                    call,
+                    message: format!(
+                        "argument contains a NUL byte: {:?}",
+                        String::from_utf8_lossy(s)
+                    ),
+                    errno: libc::EINVAL,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut ptrs: Vec<*mut c_char> = owned.iter().map(|c| c.as_ptr() as *mut c_char).collect();
+        ptrs.push(ptr::null_mut());
+        Ok(CStringList {
+            _owned: owned,
+            ptrs,
+        })
+    }
+
     pub fn as_ptr(&self) -> *const *mut c_char {
         self.ptrs.as_ptr()
     }
@@ -112,6 +135,17 @@ unsafe fn take_string_list(p: *mut *mut c_char) -> Vec<String> {
     out
 }
 
+/// One file's extended attributes: (name, raw value) pairs.
+pub type Xattrs = Vec<(String, Vec<u8>)>;
+
+fn nul_error(call: &'static str) -> GuestfsError {
+    GuestfsError {
+        call,
+        message: "a path contains a NUL byte".into(),
+        errno: libc::EINVAL,
+    }
+}
+
 /// libguestfs appends a paragraph of debugging advice to some errors; keep what went wrong.
 pub fn first_sentence(msg: &str) -> String {
     let cut = msg
@@ -143,6 +177,8 @@ pub struct Stat {
     pub ctime_nsec: i64,
     pub dev: u64,
     pub ino: u64,
+    /// The device a character or block special file stands for.
+    pub rdev: u64,
 }
 
 fn stat_from(s: &sys::guestfs_statns) -> Stat {
@@ -157,6 +193,7 @@ fn stat_from(s: &sys::guestfs_statns) -> Stat {
         ctime_nsec: s.st_ctime_nsec,
         dev: s.st_dev as u64,
         ino: s.st_ino as u64,
+        rdev: s.st_rdev as u64,
     }
 }
 
@@ -577,6 +614,24 @@ impl Handle {
         Ok(out)
     }
 
+    /// The appliance's kernel: `uname -r` and `uname -v` (after launch).
+    pub fn utsname(&self) -> Result<(String, String)> {
+        let u = unsafe { sys::guestfs_utsname(self.g) };
+        if u.is_null() {
+            return Err(self.error("utsname"));
+        }
+        let field = |p: *mut c_char| {
+            if p.is_null() {
+                String::new()
+            } else {
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            }
+        };
+        let out = unsafe { (field((*u).uts_release), field((*u).uts_version)) };
+        unsafe { sys::guestfs_free_utsname(u) };
+        Ok(out)
+    }
+
     // ---- inspection ----
 
     pub fn inspect_os(&self) -> Result<Vec<String>> {
@@ -808,6 +863,31 @@ impl Handle {
         .map(drop)
     }
 
+    /// A tar archive of `dir` (every filesystem mounted below it too) written to a host file,
+    /// which may be a pipe (`/dev/fd/N`): numeric owners, and with `xattrs` every extended
+    /// attribute (GNU tar's pax `SCHILY.xattr.*` records). One call, streamed.
+    pub fn tar_out(&self, dir: &str, host_file: &str, xattrs: bool) -> Result<()> {
+        let d = to_cstring("tar_out", dir)?;
+        let f = to_cstring("tar_out", host_file)?;
+        let mut a = sys::guestfs_tar_out_opts_argv {
+            bitmask: 0,
+            compress: ptr::null(),
+            numericowner: 1,
+            excludes: ptr::null(),
+            xattrs: xattrs as c_int,
+            selinux: 0,
+            acls: 0,
+        };
+        a.bitmask |= 1 << sys::GUESTFS_TAR_OUT_OPTS_NUMERICOWNER;
+        a.bitmask |= 1 << sys::GUESTFS_TAR_OUT_OPTS_XATTRS;
+        check_int!(
+            self,
+            "tar_out",
+            sys::guestfs_tar_out_opts_argv(self.g, d.as_ptr(), f.as_ptr(), &a)
+        )
+        .map(drop)
+    }
+
     /// `tune2fs -l` of an ext2/3/4 filesystem as (field, value) pairs.
     pub fn tune2fs_l(&self, dev: &str) -> Result<Vec<(String, String)>> {
         self.path_list("tune2fs_l", dev, sys::guestfs_tune2fs_l)
@@ -859,6 +939,105 @@ impl Handle {
         };
         unsafe { sys::guestfs_free_statns_list(r) };
         Ok(out)
+    }
+
+    /// lstat of many names (bytes) in one directory (bytes); None for names that do not
+    /// exist. libguestfs splits a long list into as many daemon calls as its messages need.
+    pub fn lstat_list_bytes(&self, dir: &[u8], names: &[&[u8]]) -> Result<Vec<Option<Stat>>> {
+        let d = CString::new(dir.to_vec()).map_err(|_| nul_error("lstatnslist"))?;
+        let l = CStringList::from_bytes("lstatnslist", names)?;
+        let r = unsafe { sys::guestfs_lstatnslist(self.g, d.as_ptr(), l.as_ptr()) };
+        if r.is_null() {
+            return Err(self.error("lstatnslist"));
+        }
+        let out = unsafe {
+            let len = (*r).len as usize;
+            let vals = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+            };
+            vals.iter()
+                .map(|s| (s.st_ino != -1).then(|| stat_from(s)))
+                .collect()
+        };
+        unsafe { sys::guestfs_free_statns_list(r) };
+        Ok(out)
+    }
+
+    /// The extended attributes of many names in one directory (links not followed): for
+    /// each name, its (attribute, value) pairs.
+    pub fn lxattr_list(&self, dir: &[u8], names: &[&[u8]]) -> Result<Vec<Xattrs>> {
+        let d = CString::new(dir.to_vec()).map_err(|_| nul_error("lxattrlist"))?;
+        let l = CStringList::from_bytes("lxattrlist", names)?;
+        let r = unsafe { sys::guestfs_lxattrlist(self.g, d.as_ptr(), l.as_ptr()) };
+        if r.is_null() {
+            return Err(self.error("lxattrlist"));
+        }
+        // The flat list holds, per name, a header entry (empty name, the count as decimal
+        // text) and then that many attributes.
+        let flat: Vec<(String, Vec<u8>)> = unsafe {
+            let len = (*r).len as usize;
+            let vals = if len == 0 {
+                &[][..]
+            } else {
+                std::slice::from_raw_parts((*r).val, len)
+            };
+            vals.iter()
+                .map(|x| {
+                    let name = if x.attrname.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(x.attrname).to_string_lossy().into_owned()
+                    };
+                    let val = if x.attrval.is_null() {
+                        vec![]
+                    } else {
+                        std::slice::from_raw_parts(x.attrval as *const u8, x.attrval_len as usize)
+                            .to_vec()
+                    };
+                    (name, val)
+                })
+                .collect()
+        };
+        unsafe { sys::guestfs_free_xattr_list(r) };
+        let bad = || GuestfsError {
+            call: "lxattrlist",
+            message: "a reply that does not follow the documented layout".into(),
+            errno: 0,
+        };
+        let mut out = Vec::with_capacity(names.len());
+        let mut it = flat.into_iter();
+        while let Some((h, count)) = it.next() {
+            if !h.is_empty() {
+                return Err(bad());
+            }
+            let n: usize = std::str::from_utf8(&count)
+                .ok()
+                .and_then(|c| c.trim_end_matches('\0').parse().ok())
+                .ok_or_else(bad)?;
+            out.push(it.by_ref().take(n).collect());
+        }
+        if out.len() != names.len() {
+            return Err(bad());
+        }
+        Ok(out)
+    }
+
+    /// readlink of many names in one directory; an empty string for a name that is not a
+    /// link (or cannot be read).
+    pub fn readlink_list(&self, dir: &[u8], names: &[&[u8]]) -> Result<Vec<String>> {
+        let d = CString::new(dir.to_vec()).map_err(|_| nul_error("readlinklist"))?;
+        let l = CStringList::from_bytes("readlinklist", names)?;
+        self.list_call("readlinklist", |g| unsafe {
+            sys::guestfs_readlinklist(g, d.as_ptr(), l.as_ptr())
+        })
+    }
+
+    /// Every name below `dir`, recursively, relative to it, written NUL-separated to a
+    /// host file (one call; names are bytes, unsorted; links are not followed).
+    pub fn find0(&self, dir: &str, host_file: &str) -> Result<()> {
+        self.two_paths("find0", dir, host_file, sys::guestfs_find0)
     }
 
     /// Every name below `dir`, recursively, relative to it (links are not followed).
@@ -1099,6 +1278,17 @@ impl Handle {
 
     pub fn ln_s(&self, target: &str, linkname: &str) -> Result<()> {
         self.two_paths("ln_s", target, linkname, sys::guestfs_ln_s)
+    }
+
+    /// Sets the access and modification times of `path` itself (a link is not followed).
+    pub fn utimens(&self, path: &str, secs: i64, nsecs: i64) -> Result<()> {
+        let p = to_cstring("utimens", path)?;
+        check_int!(
+            self,
+            "utimens",
+            sys::guestfs_utimens(self.g, p.as_ptr(), secs, nsecs, secs, nsecs)
+        )
+        .map(drop)
     }
 
     pub fn chmod(&self, mode: u32, path: &str) -> Result<()> {

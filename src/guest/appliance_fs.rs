@@ -62,6 +62,143 @@ impl<'a> Guest<'a> {
     pub fn handle(&self) -> &Handle {
         self.h
     }
+
+    /// Every file of the mounted guest as the tree digest sees it ([`super::tree`]), in few
+    /// libguestfs calls: `find0` of `/` (every name, one call), `checksums_out` sha256 of
+    /// `/` (every regular file's SHA-256, hashed inside the appliance, one call), and per
+    /// directory one `lstatnslist` and one `lxattrlist` (and a `readlinklist` where it holds
+    /// links). Both walks descend into every filesystem mounted in the guest's tree (a mount
+    /// point shows the mounted filesystem's root, as the guest sees it).
+    ///
+    /// (A single `tar_out` of `/` was measured first: one call, but every content byte
+    /// crosses the appliance's serial channel, 45 s for the debian12 fixture under TCG
+    /// against 17 s for `checksums_out` hashing it in place.)
+    pub fn tree(&self) -> Result<Vec<super::tree::Entry>> {
+        use super::tree::{Entry, Type};
+        use std::collections::BTreeMap;
+        let work = crate::image::Workdir::new()?;
+        let names_file = work.path().join("names");
+        let sums_file = work.path().join("sums");
+        let host = |p: &Path| {
+            p.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("{}: path is not UTF-8", p.display()))
+        };
+        self.rep
+            .debug("guest find0 / and checksums-out sha256 / (tree digest)");
+        let t0 = std::time::Instant::now();
+        self.h
+            .find0("/", &host(&names_file)?)
+            .context("listing the guest's files (find0)")?;
+        self.h
+            .checksums_out("sha256", "/", &host(&sums_file)?)
+            .context("hashing the guest's files (checksums-out)")?;
+        let names = std::fs::read(&names_file)?;
+        let sums = super::tree::parse_checksums(&std::fs::read(&sums_file)?)?;
+        work.close()?;
+        let t1 = std::time::Instant::now();
+
+        // Names by directory; the root itself is "." of "/".
+        let mut dirs: BTreeMap<Vec<u8>, Vec<&[u8]>> = BTreeMap::new();
+        dirs.entry(b"/".to_vec()).or_default().push(b".");
+        for n in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+            let n = n.strip_prefix(b"/").unwrap_or(n);
+            let (parent, base) = match n.iter().rposition(|&b| b == b'/') {
+                Some(i) => (&n[..i], &n[i + 1..]),
+                None => (&b""[..], n),
+            };
+            let mut dir = b"/".to_vec();
+            dir.extend_from_slice(parent);
+            dirs.entry(dir).or_default().push(base);
+        }
+        let mut out = Vec::new();
+        for (dir, bases) in &dirs {
+            crate::signals::check()?;
+            let stats = self.h.lstat_list_bytes(dir, bases)?;
+            let xattrs = self.h.lxattr_list(dir, bases)?;
+            let links: Vec<&[u8]> = bases
+                .iter()
+                .zip(&stats)
+                .filter(|(_, s)| s.is_some_and(|s| s.mode & libc::S_IFMT == libc::S_IFLNK))
+                .map(|(b, _)| *b)
+                .collect();
+            let mut targets = if links.is_empty() {
+                vec![]
+            } else {
+                self.h.readlink_list(dir, &links)?
+            }
+            .into_iter();
+            for ((base, st), xa) in bases.iter().zip(stats).zip(xattrs) {
+                let mut path = dir.clone();
+                if *base != b"." {
+                    if path.len() > 1 {
+                        path.push(b'/');
+                    }
+                    path.extend_from_slice(base);
+                }
+                let Some(st) = st else {
+                    bail!(
+                        "{}: listed but gone while the tree was read",
+                        String::from_utf8_lossy(&path)
+                    );
+                };
+                let mut e = Entry {
+                    kind: Type::Dir,
+                    mode: st.mode & 0o7777,
+                    uid: st.uid as u64,
+                    gid: st.gid as u64,
+                    size: 0,
+                    sha256: None,
+                    target: None,
+                    dev: None,
+                    xattrs: xa
+                        .into_iter()
+                        .filter(|(n, _)| super::tree::XATTRS.contains(&n.as_str()))
+                        .collect(),
+                    path,
+                };
+                match st.mode & libc::S_IFMT {
+                    libc::S_IFREG => {
+                        e.kind = Type::File;
+                        e.size = st.size;
+                        e.sha256 = Some(*sums.get(&e.path).ok_or_else(|| {
+                            anyhow!(
+                                "{}: a regular file checksums-out did not hash",
+                                String::from_utf8_lossy(&e.path)
+                            )
+                        })?);
+                    }
+                    libc::S_IFDIR => {}
+                    libc::S_IFLNK => {
+                        let t = targets.next().unwrap_or_default().into_bytes();
+                        e.kind = Type::Symlink;
+                        e.size = t.len() as u64;
+                        e.target = Some(t);
+                    }
+                    libc::S_IFCHR | libc::S_IFBLK => {
+                        e.kind = if st.mode & libc::S_IFMT == libc::S_IFCHR {
+                            Type::Char
+                        } else {
+                            Type::Block
+                        };
+                        e.dev = Some((libc::major(st.rdev) as u64, libc::minor(st.rdev) as u64));
+                    }
+                    libc::S_IFIFO => e.kind = Type::Fifo,
+                    _ => e.kind = Type::Socket,
+                }
+                out.push(e);
+            }
+        }
+        self.rep.debug(&format!(
+            "tree: {} names, {} file hashes in {:.1} s; metadata of {} directories in {:.1} s",
+            out.len(),
+            sums.len(),
+            (t1 - t0).as_secs_f64(),
+            dirs.len(),
+            t1.elapsed().as_secs_f64()
+        ));
+        Ok(out)
+    }
 }
 
 fn meta_from(s: crate::ffi::guestfs::Stat) -> Meta {
@@ -277,6 +414,12 @@ impl GuestFs for Guest<'_> {
             .to_str()
             .ok_or_else(|| anyhow!("{}: path is not UTF-8", host.display()))?;
         Ok(self.h.upload(host, guest)?)
+    }
+
+    fn set_mtime(&self, path: &str, secs: i64) -> Result<()> {
+        self.changing();
+        self.rep.debug(&format!("guest touch -h -d @{secs} {path}"));
+        Ok(self.h.utimens(path, secs, 0)?)
     }
 
     fn find(&self, dir: &str) -> Result<Vec<String>> {

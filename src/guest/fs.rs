@@ -109,6 +109,9 @@ pub trait GuestFs {
     fn chmod(&self, mode: u32, path: &str) -> Result<()>;
     /// Copies a host file into the guest.
     fn upload(&self, host: &Path, guest: &str) -> Result<()>;
+    /// Sets the modification (and access) time of `path` itself, a link not followed
+    /// (`SOURCE_DATE_EPOCH`).
+    fn set_mtime(&self, path: &str, secs: i64) -> Result<()>;
     /// Runs a guest program with argv, chrooted into the guest.
     fn run(&self, argv: &[&str]) -> Result<CmdOut>;
 

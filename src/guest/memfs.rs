@@ -31,6 +31,17 @@ pub struct MemFs {
     memo: ContentMemo,
     /// Registry hives by guest path (exact case).
     hives: RefCell<BTreeMap<String, std::rc::Rc<crate::guest::registry::MemHive>>>,
+    /// What a node has beyond its kind, content and mode, when set: owner, mtime, xattrs.
+    extra: RefCell<BTreeMap<String, Extra>>,
+}
+
+/// A node's owner, modification time and extended attributes (root's, 0 and none unless set).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extra {
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub xattrs: BTreeMap<String, Vec<u8>>,
 }
 
 impl Default for MemFs {
@@ -50,6 +61,7 @@ impl MemFs {
             reads_at: Cell::new(0),
             memo: ContentMemo::default(),
             hives: RefCell::new(BTreeMap::new()),
+            extra: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -107,6 +119,75 @@ impl MemFs {
             },
         );
         self
+    }
+
+    /// Sets an extended attribute of a node (builder form of [`MemFs::set_xattr`]).
+    pub fn xattr(self, path: &str, name: &str, value: &[u8]) -> Self {
+        self.set_xattr(path, name, value);
+        self
+    }
+
+    pub fn set_xattr(&self, path: &str, name: &str, value: &[u8]) {
+        self.extra
+            .borrow_mut()
+            .entry(path.to_string())
+            .or_default()
+            .xattrs
+            .insert(name.to_string(), value.to_vec());
+    }
+
+    pub fn chown(&self, path: &str, uid: u32, gid: u32) {
+        let mut x = self.extra.borrow_mut();
+        let e = x.entry(path.to_string()).or_default();
+        e.uid = uid;
+        e.gid = gid;
+    }
+
+    /// A node's owner, mtime and xattrs.
+    pub fn extra(&self, path: &str) -> Extra {
+        self.extra.borrow().get(path).cloned().unwrap_or_default()
+    }
+
+    /// Every node as the tree digest sees it (`guest::tree`).
+    pub fn tree(&self) -> Result<Vec<super::tree::Entry>> {
+        use super::tree::{Entry, Type};
+        use sha2::Digest;
+        Ok(self
+            .nodes
+            .borrow()
+            .iter()
+            .map(|(p, n)| {
+                let x = self.extra(p);
+                let mut e = Entry {
+                    path: p.as_bytes().to_vec(),
+                    kind: Type::Dir,
+                    mode: 0,
+                    uid: x.uid as u64,
+                    gid: x.gid as u64,
+                    size: 0,
+                    sha256: None,
+                    target: None,
+                    dev: None,
+                    xattrs: x.xattrs.into_iter().collect(),
+                };
+                match n {
+                    Node::File { data, mode } => {
+                        e.kind = Type::File;
+                        e.mode = *mode;
+                        e.size = data.len() as u64;
+                        e.sha256 = Some(sha2::Sha256::digest(data).into());
+                    }
+                    Node::Dir { mode } => e.mode = *mode,
+                    Node::Link { target } => {
+                        e.kind = Type::Symlink;
+                        e.mode = 0o777;
+                        e.size = target.len() as u64;
+                        e.target = Some(target.as_bytes().to_vec());
+                    }
+                }
+                e
+            })
+            .collect())
     }
 
     /// Scripts the result of guest commands.
@@ -382,6 +463,15 @@ impl GuestFs for MemFs {
     fn upload(&self, host: &Path, guest: &str) -> Result<()> {
         let data = std::fs::read(host)?;
         self.write(guest, &data)
+    }
+
+    fn set_mtime(&self, path: &str, secs: i64) -> Result<()> {
+        let p = self.resolve(path, false)?;
+        if !self.nodes.borrow().contains_key(&p) {
+            return Err(Self::no_entry(path));
+        }
+        self.extra.borrow_mut().entry(p).or_default().mtime = secs;
+        Ok(())
     }
 
     fn find(&self, dir: &str) -> Result<Vec<String>> {

@@ -5,7 +5,8 @@
 //! - `roots`: finding the one operating system root (imgseal's own `inspect`);
 //! - `mount`: mounting it per fstab (read-only for inspect/check/dry runs);
 //! - `appliance_fs`: the [`fs::GuestFs`] implementation over the appliance;
-//! - `memo`: what an appliance remembers for one image (roots, guest file answers).
+//! - `memo`: what an appliance remembers for one image (roots, guest file answers);
+//! - `tree`: the tree digest (every file's metadata and content, no times), its format.
 
 pub mod appliance_fs;
 pub mod fastboot;
@@ -20,3 +21,4 @@ pub mod memo;
 pub mod mount;
 pub mod registry;
 pub mod roots;
+pub mod tree;

@@ -245,6 +245,33 @@ pub fn relabel_if_needed(fs: &Tracked, changed: bool) -> Result<Option<String>> 
     )))
 }
 
+/// `SOURCE_DATE_EPOCH`: every path the changes wrote (written, truncated, uploaded, made,
+/// linked, chmod'ed) and the directory of every changed path, removals included, gets
+/// `secs` as its modification time (a link's own time; links are not followed), so what
+/// imgseal wrote carries no time of the run. What guest programs wrote (`run`: a package
+/// install) keeps the times they gave it. Returns how many paths were stamped.
+pub fn stamp_times(fs: &dyn GuestFs, changes: &[Change], secs: i64) -> Result<usize> {
+    let mut paths = std::collections::BTreeSet::new();
+    for c in changes {
+        if c.action == "run" || !c.target.starts_with('/') {
+            continue;
+        }
+        if c.action != "remove" && c.action != "remove-tree" {
+            paths.insert(c.target.clone());
+        }
+        paths.insert(crate::guest::fs::parent(&c.target).to_string());
+    }
+    let mut n = 0;
+    for p in paths {
+        if fs.lstat(&p)?.is_some() {
+            fs.set_mtime(&p, secs)
+                .with_context(|| format!("setting the time of {p} (SOURCE_DATE_EPOCH)"))?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use super::*;
@@ -279,6 +306,43 @@ pub(crate) mod testutil {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn source_date_epoch_stamps_what_imgseal_wrote_and_nothing_else() {
+        use crate::guest::fs::MemFs;
+        let fs = MemFs::new()
+            .file("/etc/cloud/cloud.cfg.d/99-x.cfg", "a")
+            .file("/var/log/dpkg.log", "b")
+            .file("/etc/untouched", "c")
+            .link("/etc/alt", "/etc/untouched");
+        let ch = |action: &str, target: &str| Change {
+            action: action.into(),
+            target: target.into(),
+        };
+        let changes = [
+            ch("write", "/etc/cloud/cloud.cfg.d/99-x.cfg"),
+            ch("truncate", "/var/log/dpkg.log"),
+            ch("remove", "/root/.bash_history"),
+            ch("symlink", "/etc/alt"),
+            ch("run", "dpkg -i /tmp/x.deb"),
+        ];
+        let n = stamp_times(&fs, &changes, 1_700_000_000).unwrap();
+        let t = |p: &str| fs.extra(p).mtime;
+        for p in [
+            "/etc/cloud/cloud.cfg.d/99-x.cfg",
+            "/etc/cloud/cloud.cfg.d",
+            "/var/log/dpkg.log",
+            "/var/log",
+            "/etc/alt",
+            "/etc",
+        ] {
+            assert_eq!(t(p), 1_700_000_000, "{p}");
+        }
+        // The link's own time, not its target's; a removed file's directory only when it
+        // exists (/root does not); nothing for a guest program's run.
+        assert_eq!(t("/etc/untouched"), 0);
+        assert_eq!(n, 6);
+    }
 
     #[test]
     fn registry_is_well_formed() {

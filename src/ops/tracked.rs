@@ -307,6 +307,14 @@ impl GuestFs for Tracked<'_> {
             self.inner.upload(host, guest)
         }
     }
+    /// Not a change of its own: it follows a recorded one (`SOURCE_DATE_EPOCH`).
+    fn set_mtime(&self, path: &str, secs: i64) -> Result<()> {
+        if self.dry_run {
+            Ok(())
+        } else {
+            self.inner.set_mtime(path, secs)
+        }
+    }
     /// A dry run records the command and answers success with no output.
     fn run(&self, argv: &[&str]) -> Result<CmdOut> {
         self.record("run", &argv.join(" "));

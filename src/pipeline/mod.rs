@@ -9,7 +9,7 @@
 //!  checked.rs    Checked     the "before" report
 //!  operated.rs   Operated    the operations' results   <- a dry run ends here (the plan)
 //!  compliant.rs  Compliant   the "after" report passes (else: not compliant, nothing written)
-//!  finalized.rs  Finalized   fstrim, swap recreated, checked shutdown
+//!  finalized.rs  Finalized   tree digest, fstrim, swap recreated, checked shutdown
 //!  sealed.rs     Sealed      OUTPUT.partial written, checked, hashed; the manifest drafted
 //!  boot_tested.rs  (Sealed)  --boot-test: OUTPUT.partial booted once (else: nothing published)
 //!  published.rs  Published   sidecars, manifest, atomic rename
@@ -124,6 +124,8 @@ fn run(shared: &Shared, job: &Job, rep: &dyn Reporter, seen: &mut Seen) -> Resul
     clock.done("check-after");
     let finalized = Finalized::finalize(compliant, rep)?;
     clock.done("finalize");
+    // Inside finalize's time; recorded on its own as well.
+    clock.record("tree-digest", finalized.tree_seconds);
     let mut sealed = Sealed::seal(finalized, claimed, shared, &mut clock, rep)?;
     if let Some(b) = &s.boot_test {
         sealed = match boot_tested::boot_test(sealed, b, shared, rep)? {

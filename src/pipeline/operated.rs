@@ -47,6 +47,15 @@ impl Operated {
             if !dry_run {
                 let changed = results.iter().any(|r| !r.changes.is_empty());
                 notes.extend(ops::relabel_if_needed(&tracked, changed)?);
+                if let Some(secs) = shared.settings.source_date_epoch {
+                    let mut all: Vec<ops::Change> = tracked.take();
+                    all.extend(results.iter().flat_map(|r| r.changes.iter().cloned()));
+                    let n = ops::stamp_times(&tracked, &all, secs)?;
+                    notes.push(format!(
+                        "SOURCE_DATE_EPOCH: {n} path(s) imgseal wrote (and their directories) dated {}",
+                        crate::manifest::rfc3339(secs as u64)
+                    ));
+                }
             }
             (results, notes)
         };

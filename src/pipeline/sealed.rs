@@ -90,6 +90,7 @@ impl Sealed {
             sha256,
             md5,
             content_digest,
+            tree_sha256: Some(f.tree.sha256),
         };
         let manifest = draft(&f, shared, output, input_sha256);
         Ok(Sealed {
@@ -124,13 +125,14 @@ fn draft(
             .collect(),
         _ => vec![],
     };
+    let host = manifest::host_info();
     Manifest {
         schema: manifest::SCHEMA,
         tool: manifest::Tool {
             name: "imgseal".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        created: manifest::now_rfc3339(),
+        created: manifest::created(s.source_date_epoch),
         input: manifest::InputInfo {
             path: f.input.display(),
             format: f.disk.probe.format.clone(),
@@ -149,9 +151,10 @@ fn draft(
         before: f.before.clone(),
         after: f.after.clone(),
         seconds: Default::default(),
-        host: manifest::host_info(),
+        host: host.clone(),
         appliance: f.appliance.clone(),
         boot_test: None,
+        environment: Some(manifest::environment(&host, f.appliance_kernel.clone())),
     }
 }
 

@@ -31,6 +31,9 @@ pub struct Settings {
     pub digest: crate::digest::Algorithm,
     /// `--boot-test`: boot the sealed output before publishing it.
     pub boot_test: Option<crate::boot::Settings>,
+    /// `SOURCE_DATE_EPOCH`: the mtime of every guest file imgseal writes, and the
+    /// manifest's `created`.
+    pub source_date_epoch: Option<i64>,
 }
 
 /// The settings with the vendor manifest loaded from them and the operations they select.
