@@ -159,6 +159,12 @@ pub struct RunArgs {
     #[arg(long, value_enum, value_name = "ALGORITHM", default_value_t)]
     pub digest: crate::digest::Algorithm,
 
+    /// Leave out the tree digest (`output.tree_sha256`): every guest file is hashed inside
+    /// the appliance, which under TCG is a large share of a conversion. Without it two
+    /// conversions can still be compared by their content digest, not by their files.
+    #[arg(long, env = "IMGSEAL_NO_TREE_DIGEST")]
+    pub no_tree_digest: bool,
+
     /// Boot the sealed image once before publishing it (see `imgseal boot-test`): a failing
     /// boot fails the conversion (exit 1, nothing published); the result is the manifest's
     /// `boot_test` section and the console log is kept as OUTPUT.boot.log. Minutes under

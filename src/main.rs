@@ -47,6 +47,7 @@ fn settings(
             ..Default::default()
         }),
         source_date_epoch: imgseal::manifest::source_date_epoch()?,
+        tree_digest: !r.no_tree_digest,
     })
 }
 

@@ -150,18 +150,20 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
             ));
         }
         work.close()?;
-        let (report, tree) = recheck(image, &m, rep)?;
-        v.checked.push("tree digest".into());
-        match m.output.tree_sha256 {
-            Some(want) if want != tree.sha256 => v.mismatches.push(format!(
-                "tree digest is {}, the manifest says {want}",
-                tree.sha256
-            )),
-            Some(_) => {}
-            None => rep.note(&format!(
-                "the manifest records no tree digest (written before imgseal had one); the output's is {}",
-                tree.sha256
-            )),
+        let (report, tree) = recheck(image, &m, m.output.tree_sha256.is_some(), rep)?;
+        match (m.output.tree_sha256, tree) {
+            (Some(want), Some(tree)) => {
+                v.checked.push("tree digest".into());
+                if want != tree.sha256 {
+                    v.mismatches.push(format!(
+                        "tree digest is {}, the manifest says {want}",
+                        tree.sha256
+                    ));
+                }
+            }
+            _ => rep.note(
+                "the manifest records no tree digest (--no-tree-digest, or written before imgseal had one): not recomputed",
+            ),
         }
         v.checked.push("rules (check re-run)".into());
         if !report.compliant {
@@ -181,8 +183,12 @@ pub fn run(image: &Path, deep: bool, rep: &dyn Reporter) -> Result<Verification>
 fn recheck(
     image: &Path,
     m: &Manifest,
+    want_tree: bool,
     rep: &dyn Reporter,
-) -> Result<(crate::checks::Report, crate::guest::tree::TreeDigest)> {
+) -> Result<(
+    crate::checks::Report,
+    Option<crate::guest::tree::TreeDigest>,
+)> {
     let spec = m
         .profile
         .source
@@ -214,14 +220,14 @@ fn recheck(
         &image.display().to_string(),
         &prof.profile.name,
     );
-    let tree = report.is_ok().then(|| {
+    let tree = (report.is_ok() && want_tree).then(|| {
         rep.stage("verify", "tree digest of the guest's files");
         s.guest(rep).tree().map(crate::guest::tree::digest)
     });
     // Closed (checked) whatever the checks made of the guest.
     s.close()?;
     let report = report?;
-    let tree = tree.expect("computed when the checks ran")?;
+    let tree = tree.transpose()?;
     // Without the vendor dir the vendor-build check skips: the build was verified at
     // conversion and recorded in the manifest.
     Ok((report, tree))

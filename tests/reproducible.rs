@@ -30,6 +30,7 @@ fn convert(output: &Path, vendor: &Path, extra: &[&str]) -> Value {
     let out = t
         .cmd()
         .env("SOURCE_DATE_EPOCH", SDE.to_string())
+        .env_remove("IMGSEAL_NO_TREE_DIGEST")
         .args(&args)
         .output()
         .unwrap();

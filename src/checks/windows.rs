@@ -190,7 +190,19 @@ fn cloudbase_init(ctx: &Ctx) -> Result<Outcome> {
                 missing.push("vendor.toml names no cloudbase-init package for this Windows".into())
             }
         },
-        Err(why) => missing.push(format!("no vendor-packages manifest ({why})")),
+        // verify --deep re-runs the checks without the vendor dir: the MSI was compared
+        // with its pin at conversion (the manifest records it); here it must be present.
+        Err(_) => {
+            let dir = format!("{STAGE_DIR}/cloudbase-init");
+            if !ctx
+                .fs
+                .list(&dir)?
+                .iter()
+                .any(|n| n.to_ascii_lowercase().ends_with(".msi"))
+            {
+                missing.push(format!("no MSI staged in {dir}"));
+            }
+        }
     }
     if !ctx.fs.is_file(SCRIPT)? {
         missing.push(format!("{SCRIPT} is missing"));

@@ -20,8 +20,9 @@ pub struct Finalized {
     /// What finalizing did (fstrim, swap, the relabel flag), in words.
     pub notes: Vec<String>,
     pub appliance: ApplianceInfo,
-    /// The guest's tree digest, taken after every change and before the shutdown.
-    pub tree: TreeDigest,
+    /// The guest's tree digest, taken after every change and before the shutdown (None
+    /// with `--no-tree-digest`).
+    pub tree: Option<TreeDigest>,
     /// Seconds the tree digest took (the manifest's `seconds.tree-digest`).
     pub tree_seconds: f64,
     /// The appliance's kernel, `uname -r` and `-v` (the manifest's environment).
@@ -33,16 +34,23 @@ impl Finalized {
     /// the relabel flag; what follows changes no file), fstrim of every mounted filesystem
     /// (the discards reach the overlay, so free space is not copied), swap recreated empty,
     /// and the appliance shut down — checked, since a failed shutdown may have lost writes.
-    pub fn finalize(c: Compliant, rep: &dyn Reporter) -> Result<Finalized> {
+    pub fn finalize(c: Compliant, tree_digest: bool, rep: &dyn Reporter) -> Result<Finalized> {
         crate::signals::check()?;
-        rep.stage("finalize", "tree digest of the guest's files");
         let t0 = std::time::Instant::now();
-        let tree = tree::digest(c.session.guest(rep).tree()?);
+        let tree = if tree_digest {
+            rep.stage("finalize", "tree digest of the guest's files");
+            let tree = tree::digest(c.session.guest(rep).tree()?);
+            rep.debug(&format!(
+                "tree digest {} over {} entries in {:.1} s",
+                tree.sha256,
+                tree.entries,
+                t0.elapsed().as_secs_f64()
+            ));
+            Some(tree)
+        } else {
+            None
+        };
         let tree_seconds = t0.elapsed().as_secs_f64();
-        rep.debug(&format!(
-            "tree digest {} over {} entries in {tree_seconds:.1} s",
-            tree.sha256, tree.entries
-        ));
         let appliance_kernel = match c.session.app.handle().utsname() {
             Ok((release, version)) => format!("{release} {version}"),
             Err(e) => format!("unknown ({})", e.message),

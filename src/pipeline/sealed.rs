@@ -90,7 +90,7 @@ impl Sealed {
             sha256,
             md5,
             content_digest,
-            tree_sha256: Some(f.tree.sha256),
+            tree_sha256: f.tree.as_ref().map(|t| t.sha256),
         };
         let manifest = draft(&f, shared, output, input_sha256);
         Ok(Sealed {

@@ -34,6 +34,8 @@ pub struct Settings {
     /// `SOURCE_DATE_EPOCH`: the mtime of every guest file imgseal writes, and the
     /// manifest's `created`.
     pub source_date_epoch: Option<i64>,
+    /// Take the tree digest (`--no-tree-digest` leaves it out).
+    pub tree_digest: bool,
 }
 
 /// The settings with the vendor manifest loaded from them and the operations they select.

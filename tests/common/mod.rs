@@ -44,7 +44,9 @@ pub fn vendor_dir() -> PathBuf {
 
 /// imgseal with its own temp dir (so a test can assert nothing is left in it), TCG (KVM is
 /// broken on the CI hosts; the tests of the automatic fallback remove IMGSEAL_ACCEL), no
-/// colour, and its own cache dir for imgseal's records (a remembered KVM failure), so no
+/// colour, no tree digest (`IMGSEAL_NO_TREE_DIGEST`: it hashes every guest file under TCG;
+/// tests/reproducible.rs and the container test, which are about it, take it), and its own
+/// cache dir for imgseal's records (a remembered KVM failure), so no
 /// test depends on what another run remembered.
 pub struct Imgseal {
     pub tmp: tempfile::TempDir,
@@ -71,6 +73,7 @@ impl Imgseal {
             .env("IMGSEAL_ACCEL", "tcg")
             .env("IMGSEAL_CACHE_DIR", self.cache.path())
             .env("NO_COLOR", "1")
+            .env("IMGSEAL_NO_TREE_DIGEST", "1")
             .env_remove("LIBGUESTFS_BACKEND_SETTINGS");
         c
     }
