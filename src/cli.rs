@@ -162,7 +162,7 @@ pub struct RunArgs {
     /// Leave out the tree digest (`output.tree_sha256`): every guest file is hashed inside
     /// the appliance, which under TCG is a large share of a conversion. Without it two
     /// conversions can still be compared by their content digest, not by their files.
-    #[arg(long, env = "IMGSEAL_NO_TREE_DIGEST")]
+    #[arg(long, env = "IMGSEAL_NO_TREE_DIGEST", value_parser = clap::builder::BoolishValueParser::new())]
     pub no_tree_digest: bool,
 
     /// Boot the sealed image once before publishing it (see `imgseal boot-test`): a failing
