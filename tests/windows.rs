@@ -559,3 +559,58 @@ fn windows_2008_r2_converts_to_a_compliant_image() {
     let v = t.run(&["-q", "verify", output.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
 }
+
+#[test]
+fn a_hive_that_does_not_open_is_refused_in_one_line() {
+    let t = Imgseal::new();
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("badhive.qcow2");
+    // A copy of the 2008 R2 fixture whose SOFTWARE hive is not a hive any more.
+    let st = Command::new("qemu-img")
+        .args(["convert", "-q", "-f", "qcow2", "-O", "qcow2"])
+        .arg(fixture("win2008r2.qcow2"))
+        .arg(&img)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let st = Command::new("guestfish")
+        .args(["--format=qcow2", "-a"])
+        .arg(&img)
+        .args([
+            "run",
+            ":",
+            "mount",
+            "/dev/sda1",
+            "/",
+            ":",
+            "write",
+            "/Windows/System32/config/SOFTWARE",
+            "not a registry hive",
+        ])
+        .env("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let before = sha256_file(&img);
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let r = t.run(&[
+        "-q",
+        "convert",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+        "-o",
+        out_dir.join("sealed.qcow2").to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let e = stderr(&r);
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+    assert!(
+        e.contains("/Windows/System32/config/SOFTWARE") && e.contains("RegBack"),
+        "{e}"
+    );
+    assert_eq!(sha256_file(&img), before, "the input changed");
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 0);
+    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
+}

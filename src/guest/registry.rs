@@ -233,8 +233,11 @@ impl<'a> ApplianceHive<'a> {
         if open.get() {
             bail!("opening the hive {path}: another hive is open on this appliance");
         }
-        h.hivex_open(path, write)
-            .with_context(|| format!("opening the registry hive {path}"))?;
+        h.hivex_open(path, write).with_context(|| {
+            format!(
+                "opening the registry hive {path} (damaged, or not a hive: repair the image in Windows, or restore the hive from System32\\config\\RegBack, then convert again)"
+            )
+        })?;
         open.set(true);
         Ok(ApplianceHive {
             h,
