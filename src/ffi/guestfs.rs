@@ -146,6 +146,21 @@ fn nul_error(call: &'static str) -> GuestfsError {
     }
 }
 
+/// The handles of a hivex node or value list libguestfs returned (copied; the caller frees
+/// the list).
+///
+/// # Safety
+/// `val` must point at `len` initialised items (or be anything when `len` is 0).
+unsafe fn handles<T>(len: u32, val: *const T, handle: impl Fn(&T) -> i64) -> Vec<i64> {
+    if len == 0 {
+        return vec![];
+    }
+    unsafe { std::slice::from_raw_parts(val, len as usize) }
+        .iter()
+        .map(handle)
+        .collect()
+}
+
 /// libguestfs appends a paragraph of debugging advice to some errors; keep what went wrong.
 pub fn first_sentence(msg: &str) -> String {
     let cut = msg
@@ -1123,31 +1138,12 @@ impl Handle {
         Ok((r != 0).then_some(r))
     }
 
-    pub fn hivex_node_add_child(&self, parent: i64, name: &str) -> Result<i64> {
-        let n = to_cstring("hivex_node_add_child", name)?;
-        check_int!(
-            self,
-            "hivex_node_add_child",
-            sys::guestfs_hivex_node_add_child(self.g, parent, n.as_ptr())
-        )
-    }
-
     pub fn hivex_node_children(&self, node: i64) -> Result<Vec<i64>> {
         let r = unsafe { sys::guestfs_hivex_node_children(self.g, node) };
         if r.is_null() {
             return Err(self.error("hivex_node_children"));
         }
-        let out = unsafe {
-            let len = (*r).len as usize;
-            if len == 0 {
-                vec![]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-                    .iter()
-                    .map(|n| n.hivex_node_h)
-                    .collect()
-            }
-        };
+        let out = unsafe { handles((*r).len, (*r).val, |n| n.hivex_node_h) };
         unsafe { sys::guestfs_free_hivex_node_list(r) };
         Ok(out)
     }
@@ -1163,17 +1159,7 @@ impl Handle {
         if r.is_null() {
             return Err(self.error("hivex_node_values"));
         }
-        let out = unsafe {
-            let len = (*r).len as usize;
-            if len == 0 {
-                vec![]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-                    .iter()
-                    .map(|v| v.hivex_value_h)
-                    .collect()
-            }
-        };
+        let out = unsafe { handles((*r).len, (*r).val, |v| v.hivex_value_h) };
         unsafe { sys::guestfs_free_hivex_value_list(r) };
         Ok(out)
     }
