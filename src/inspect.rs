@@ -154,7 +154,11 @@ pub fn render_text(i: &Inspection) -> String {
             ),
         );
         for d in &w.drives {
-            row("drive", format!("{}: {} {}", d.letter, d.kind, d.location));
+            let on = d.device.as_deref().unwrap_or("no attached partition");
+            row(
+                "drive",
+                format!("{}: {on} ({} {})", d.letter, d.kind, d.location),
+            );
         }
         for a in &w.applications {
             row(

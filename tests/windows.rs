@@ -50,6 +50,12 @@ fn assert_as_planted(name: &str, j: &Value) {
     };
     assert_eq!(w["drives"][0]["letter"], "C");
     assert_eq!(w["drives"][0]["location"], format!("1a2b3c4d@{off}"));
+    // ... which is mapped to the device holding it (the disk's signature and start byte).
+    assert_eq!(
+        w["drives"][0]["device"],
+        format!("/dev/sda{}", m["c_partition"]),
+        "{name}: C:'s device"
+    );
     assert_eq!(
         os["root"],
         format!("/dev/sda{}", m["c_partition"]),
@@ -360,6 +366,13 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
         m["nic"].as_str().unwrap()
     )));
     assert!(changes.contains(&"SYSTEM\\Setup SetupType: dword:0 -> dword:2".to_string()));
+    assert!(
+        changes.contains(&format!(
+            "SYSTEM\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\{} DhcpIPAddress: \"10.0.2.15\" -> (deleted)",
+            m["nic"].as_str().unwrap()
+        )),
+        "{changes:#?}"
+    );
     assert_eq!(sha256_file(&img), before_sum, "a dry run changed the input");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
@@ -464,13 +477,44 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    let sys_changed = changed(&sys0, &sys1);
-    assert_eq!(sys_changed.len(), 6 + 2 + 2, "{sys_changed:#?}");
+    // R8: the build's DHCP lease values are gone from every interface key, and each key
+    // keeps its other values (rebuilt in the appliance: hivex cannot delete a value).
+    let lease = |k: &String| {
+        k.contains("\\Tcpip\\Parameters\\Interfaces\\")
+            && [
+                "DhcpIPAddress",
+                "DhcpServer",
+                "DhcpSubnetMask",
+                "DhcpDefaultGateway",
+                "Lease",
+                "LeaseObtainedTime",
+                "LeaseTerminatesTime",
+            ]
+            .iter()
+            .any(|n| k.ends_with(&format!(" {n}")))
+    };
+    let leases0: Vec<&String> = sys0.keys().filter(|k| lease(k)).collect();
     assert!(
-        sys_changed.iter().all(|k| k.contains("EnableFirewall")
-            || k.ends_with(" MTU")
-            || k.starts_with("\\Setup "))
+        leases0.len() >= 7,
+        "the fixture plants a lease: {leases0:#?}"
     );
+    assert!(sys1.keys().all(|k| !lease(k)), "a lease value left");
+    let sys_changed = changed(&sys0, &sys1);
+    assert_eq!(
+        sys_changed.len(),
+        6 + 2 + 2 + leases0.len(),
+        "{sys_changed:#?}"
+    );
+    assert!(sys_changed.iter().all(|k| k.contains("EnableFirewall")
+        || k.ends_with(" MTU")
+        || k.starts_with("\\Setup ")
+        || lease(k)));
+    let nic_key = format!(
+        "\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\{} EnableDHCP",
+        m["nic"].as_str().unwrap()
+    );
+    assert_eq!(sys1.get(&nic_key), sys0.get(&nic_key), "{nic_key} kept");
+    assert!(sys1.contains_key(&nic_key), "{nic_key} kept");
     assert_eq!(changed(&sw0, &sw1).len(), 1);
     assert_eq!(sam0, sam1, "the SAM hive is untouched");
     // R8: each trace gone; the link into System32\\config removed, the hives behind it kept.
@@ -552,8 +596,17 @@ fn windows_2008_r2_converts_to_a_compliant_image() {
         .filter(|c| c["action"] == "registry")
         .map(|c| c["target"].as_str().unwrap().to_string())
         .collect();
-    // 6 profiles, 1 policy, 2 MTUs, CmdLine and SetupType: every one recorded old -> new.
-    assert_eq!(registry.len(), 11, "{registry:#?}");
+    // 6 profiles, 1 policy, 2 MTUs, CmdLine and SetupType, and the 7 DHCP lease values of
+    // the interface in both control sets: every one recorded old -> new.
+    assert_eq!(registry.len(), 11 + 2 * 7, "{registry:#?}");
+    assert_eq!(
+        registry
+            .iter()
+            .filter(|r| r.ends_with(" -> (deleted)"))
+            .count(),
+        14,
+        "{registry:#?}"
+    );
     assert!(registry.iter().all(|r| r.contains(" -> ")), "{registry:#?}");
     let t = Imgseal::new();
     let v = t.run(&["-q", "verify", output.to_str().unwrap()]);

@@ -244,11 +244,33 @@ fn pending(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn traces(ctx: &Ctx) -> Result<Outcome> {
+    let w = win(ctx)?;
     let t = wintraces::find_all(ctx.fs)?;
-    Ok(if t.is_empty() {
+    let mut items: Vec<String> = t.iter().map(|(k, p)| format!("{p} ({k})")).collect();
+    let ifs = with_hive(ctx, "SYSTEM", |sys| {
+        winreg::interfaces(sys, &w.control_sets)
+    })?;
+    items.extend(ifs.iter().filter(|i| !i.dhcp_lease.is_empty()).map(lease));
+    Ok(if items.is_empty() {
         Outcome::pass("none found")
     } else {
-        let items: Vec<String> = t.iter().map(|(k, p)| format!("{p} ({k})")).collect();
-        Outcome::fail(format!("{} trace(s): {}", t.len(), brief(&items, 3)), items)
+        Outcome::fail(
+            format!("{} trace(s): {}", items.len(), brief(&items, 3)),
+            items,
+        )
     })
+}
+
+/// An interface's leftover DHCP lease, as a finding.
+fn lease(i: &winreg::Interface) -> String {
+    let addr = i
+        .dhcp_lease
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("DhcpIPAddress"))
+        .map_or(String::new(), |(_, v)| format!("DhcpIPAddress {v}, "));
+    format!(
+        "SYSTEM\\{}: the build's DHCP lease ({addr}{} value(s)) (dhcp-lease)",
+        i.path,
+        i.dhcp_lease.len()
+    )
 }

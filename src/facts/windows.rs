@@ -40,6 +40,38 @@ pub struct Drive {
     pub kind: String,
     /// `1a2b3c4d@34603008`, the GPT partition GUID, or the value's bytes in hex.
     pub location: String,
+    /// The partition of the attached disks that location names (`/dev/sda2`), when one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+}
+
+/// What locates a partition for [`Drive::location`]: its disk's MBR signature and its start
+/// byte, or its GPT partition GUID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionId {
+    pub device: String,
+    pub mbr: Option<(u32, u64)>,
+    pub gpt_guid: Option<String>,
+}
+
+/// Names each drive's partition among the attached disks' partitions, as the registry locates
+/// it: by MBR disk signature and start byte, or by GPT partition GUID (any letter case).
+pub fn map_drives(drives: &mut [Drive], parts: &[PartitionId]) {
+    for d in drives.iter_mut() {
+        d.device = parts
+            .iter()
+            .find(|p| match d.kind.as_str() {
+                "mbr" => p
+                    .mbr
+                    .is_some_and(|(sig, off)| format!("{sig:08x}@{off}") == d.location),
+                "gpt" => p
+                    .gpt_guid
+                    .as_deref()
+                    .is_some_and(|g| g.eq_ignore_ascii_case(&d.location)),
+                _ => false,
+            })
+            .map(|p| p.device.clone());
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -277,6 +309,7 @@ fn drive(letter: &str, v: &RegValue) -> Drive {
         letter: letter.to_string(),
         kind: kind.into(),
         location,
+        device: None,
     }
 }
 
@@ -321,6 +354,16 @@ pub mod testutil {
                     &format!("{cs}\\{TCPIP_INTERFACES}\\{NIC2}"),
                     "MTU",
                     RegValue::Dword(1400),
+                )
+                .with(
+                    &format!("{cs}\\{TCPIP_INTERFACES}\\{NIC}"),
+                    "DhcpIPAddress",
+                    RegValue::Sz("10.0.2.15".into()),
+                )
+                .with(
+                    &format!("{cs}\\{TCPIP_INTERFACES}\\{NIC}"),
+                    "Lease",
+                    RegValue::Dword(86400),
                 )
                 .with(
                     &format!("{cs}\\{NET_CLASS}\\{NIC}\\Connection"),
@@ -458,9 +501,52 @@ mod tests {
             [Drive {
                 letter: "C".into(),
                 kind: "mbr".into(),
-                location: format!("1a2b3c4d@{}", 33u64 << 20)
+                location: format!("1a2b3c4d@{}", 33u64 << 20),
+                device: None,
             }]
         );
+        // The partition whose disk signature and start byte match is C:.
+        let mut drives = r.info.drives.clone();
+        let part = |dev: &str, sig: u32, start: u64| PartitionId {
+            device: dev.into(),
+            mbr: Some((sig, start)),
+            gpt_guid: None,
+        };
+        map_drives(
+            &mut drives,
+            &[
+                part("/dev/sda1", 0x1a2b3c4d, 1 << 20),
+                part("/dev/sdb1", 0x0badf00d, 33 << 20),
+                part("/dev/sda2", 0x1a2b3c4d, 33 << 20),
+            ],
+        );
+        assert_eq!(drives[0].device.as_deref(), Some("/dev/sda2"));
+        map_drives(&mut drives, &[part("/dev/sda1", 0x1a2b3c4d, 1 << 20)]);
+        assert_eq!(drives[0].device, None, "no partition there");
+        // A GPT drive by its partition GUID, which libguestfs gives in upper case.
+        let mut gpt = vec![drive(
+            "D",
+            &RegValue::Raw(
+                REG_BINARY,
+                [
+                    b"DMIO:ID:".as_slice(),
+                    &[
+                        0x78, 0x56, 0x34, 0x12, 0xbc, 0x9a, 0xf0, 0xde, 1, 2, 3, 4, 5, 6, 7, 8,
+                    ],
+                ]
+                .concat(),
+            ),
+        )];
+        assert_eq!(gpt[0].location, "12345678-9abc-def0-0102-030405060708");
+        map_drives(
+            &mut gpt,
+            &[PartitionId {
+                device: "/dev/sdb2".into(),
+                mbr: None,
+                gpt_guid: Some("12345678-9ABC-DEF0-0102-030405060708".into()),
+            }],
+        );
+        assert_eq!(gpt[0].device.as_deref(), Some("/dev/sdb2"));
         assert_eq!(r.info.applications.len(), 1);
         assert_eq!(r.info.applications[0].view, "32-bit");
         assert_eq!(r.info.applications[0].display_name, "7-Zip 9.20");

@@ -91,7 +91,30 @@ pub struct Interface {
     /// The key path inside SYSTEM.
     pub path: String,
     pub mtu: Option<u32>,
+    /// The build host's DHCP lease left in the key ([`DHCP_LEASE_VALUES`]), in the key's order.
+    pub dhcp_lease: Vec<(String, RegValue)>,
 }
+
+/// The values in which Windows keeps an interface's DHCP lease: the build network's address,
+/// server, gateway, DNS and lease times. R8: a trace of the build; Windows asks for a new
+/// lease when they are gone.
+pub const DHCP_LEASE_VALUES: &[&str] = &[
+    "DhcpIPAddress",
+    "DhcpSubnetMask",
+    "DhcpSubnetMaskOpt",
+    "DhcpServer",
+    "DhcpDefaultGateway",
+    "DhcpGatewayHardware",
+    "DhcpGatewayHardwareCount",
+    "DhcpNameServer",
+    "DhcpDomain",
+    "DhcpInterfaceOptions",
+    "Lease",
+    "LeaseObtainedTime",
+    "LeaseTerminatesTime",
+    "T1",
+    "T2",
+];
 
 impl Interface {
     pub fn label(&self) -> String {
@@ -110,7 +133,15 @@ pub fn interfaces(system: &dyn Hive, sets: &[String]) -> Result<Vec<Interface>> 
             continue;
         };
         for (guid, node) in system.children(k)? {
-            let mtu = system.value(node, "MTU")?.and_then(|v| v.as_dword());
+            let values = system.values(node)?;
+            let mtu = values
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("MTU"))
+                .and_then(|(_, v)| v.as_dword());
+            let dhcp_lease = values
+                .into_iter()
+                .filter(|(n, _)| crate::guest::registry::named(DHCP_LEASE_VALUES, n))
+                .collect();
             let name = system
                 .get(&format!("{cs}\\{NET_CLASS}\\{guid}\\Connection"), "Name")?
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -121,6 +152,7 @@ pub fn interfaces(system: &dyn Hive, sets: &[String]) -> Result<Vec<Interface>> 
                 guid,
                 name,
                 mtu,
+                dhcp_lease,
             });
         }
     }

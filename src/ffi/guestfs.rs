@@ -1084,6 +1084,52 @@ impl Handle {
         self.take_buffer("pread", buf, size)
     }
 
+    /// `count` bytes of a block device from `offset` (fewer at its end).
+    pub fn pread_device(&self, device: &str, count: i32, offset: i64) -> Result<Vec<u8>> {
+        let d = to_cstring("pread_device", device)?;
+        let mut size: usize = 0;
+        let buf =
+            unsafe { sys::guestfs_pread_device(self.g, d.as_ptr(), count, offset, &mut size) };
+        self.take_buffer("pread_device", buf, size)
+    }
+
+    /// A disk's partitions as (number, start byte).
+    pub fn part_list(&self, device: &str) -> Result<Vec<(i32, u64)>> {
+        let d = to_cstring("part_list", device)?;
+        let r = unsafe { sys::guestfs_part_list(self.g, d.as_ptr()) };
+        if r.is_null() {
+            return Err(self.error("part_list"));
+        }
+        let out = unsafe {
+            if (*r).len == 0 {
+                vec![]
+            } else {
+                std::slice::from_raw_parts((*r).val, (*r).len as usize)
+                    .iter()
+                    .map(|p| (p.part_num, p.part_start))
+                    .collect()
+            }
+        };
+        unsafe { sys::guestfs_free_partition_list(r) };
+        Ok(out)
+    }
+
+    /// A disk's partition table type (`msdos`, `gpt`).
+    pub fn part_get_parttype(&self, device: &str) -> Result<String> {
+        let d = to_cstring("part_get_parttype", device)?;
+        self.string_call("part_get_parttype", |g| unsafe {
+            sys::guestfs_part_get_parttype(g, d.as_ptr())
+        })
+    }
+
+    /// A GPT partition's unique GUID (upper case, dashed).
+    pub fn part_get_gpt_guid(&self, device: &str, partnum: i32) -> Result<String> {
+        let d = to_cstring("part_get_gpt_guid", device)?;
+        self.string_call("part_get_gpt_guid", |g| unsafe {
+            sys::guestfs_part_get_gpt_guid(g, d.as_ptr(), partnum)
+        })
+    }
+
     // ---- Windows registry hives (hivex, run by the appliance's daemon) ----
     // libguestfs holds one open hive per handle: `hivex_open` replaces it, `hivex_close` drops
     // it without writing, `hivex_commit` writes the changes back into the guest file.
@@ -1209,6 +1255,35 @@ impl Handle {
             )
         )
         .map(|_| ())
+    }
+
+    /// The parent key of `node` (an error for the root).
+    pub fn hivex_node_parent(&self, node: i64) -> Result<i64> {
+        check_int!(
+            self,
+            "hivex_node_parent",
+            sys::guestfs_hivex_node_parent(self.g, node)
+        )
+    }
+
+    /// Deletes `node` with its values and every key below it.
+    pub fn hivex_node_delete_child(&self, node: i64) -> Result<()> {
+        check_int!(
+            self,
+            "hivex_node_delete_child",
+            sys::guestfs_hivex_node_delete_child(self.g, node)
+        )
+        .map(|_| ())
+    }
+
+    /// Adds an empty child key `name` under `parent`; its handle.
+    pub fn hivex_node_add_child(&self, parent: i64, name: &str) -> Result<i64> {
+        let n = to_cstring("hivex_node_add_child", name)?;
+        check_int!(
+            self,
+            "hivex_node_add_child",
+            sys::guestfs_hivex_node_add_child(self.g, parent, n.as_ptr())
+        )
     }
 
     /// Copies a buffer libguestfs returned (`size` bytes) and frees it; NULL is the call's error.

@@ -160,6 +160,10 @@ pub trait Hive {
     fn values(&self, node: NodeId) -> Result<Vec<(String, RegValue)>>;
     /// Adds or replaces a value.
     fn set_value(&self, node: NodeId, name: &str, value: &RegValue) -> Result<()>;
+    /// Deletes the values named (case-insensitive; names not there are ignored) and every
+    /// other value and subkey stays. Returns the key's handle afterwards, which may differ
+    /// from `node` (see [`ApplianceHive`]); other keys' handles stay valid.
+    fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId>;
     /// Writes the changes back into the hive file.
     fn commit(&self) -> Result<()>;
 
@@ -209,10 +213,30 @@ impl<T: Hive + ?Sized> Hive for std::rc::Rc<T> {
     fn set_value(&self, node: NodeId, name: &str, value: &RegValue) -> Result<()> {
         (**self).set_value(node, name, value)
     }
+    fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId> {
+        (**self).delete_values(node, names)
+    }
     fn commit(&self) -> Result<()> {
         (**self).commit()
     }
 }
+
+/// Whether `name` is one of `names`, compared as Windows compares value names.
+pub fn named(names: &[&str], name: &str) -> bool {
+    names.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// A key copied out of an open hive: its name, its values' raw types and bytes (so a copy
+/// written back is byte-identical, whatever a value holds) and its subkeys.
+struct KeyCopy {
+    name: String,
+    values: Vec<(String, i64, Vec<u8>)>,
+    children: Vec<KeyCopy>,
+}
+
+/// How deep and how many keys a rebuilt subtree may hold: an interface key holds a handful.
+const COPY_MAX_DEPTH: usize = 16;
+const COPY_MAX_KEYS: usize = 4096;
 
 /// A hive opened in the appliance. libguestfs holds one hive per handle; the flag shared with
 /// the opener refuses a second open while this one lives. Dropping it closes the hive without
@@ -254,6 +278,57 @@ impl Drop for ApplianceHive<'_> {
     }
 }
 
+impl ApplianceHive<'_> {
+    fn raw_values(&self, node: NodeId) -> Result<Vec<(String, i64, Vec<u8>)>> {
+        self.h
+            .hivex_node_values(node)?
+            .into_iter()
+            .map(|v| {
+                Ok((
+                    self.h.hivex_value_key(v)?,
+                    self.h.hivex_value_type(v)?,
+                    self.h.hivex_value_value(v)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn copy_key(&self, node: NodeId, depth: usize, budget: &mut usize) -> Result<KeyCopy> {
+        if depth > COPY_MAX_DEPTH || *budget == 0 {
+            bail!(
+                "{}: a key to rebuild has more than {COPY_MAX_KEYS} subkeys or {COPY_MAX_DEPTH} levels",
+                self.path
+            );
+        }
+        *budget -= 1;
+        let mut children = Vec::new();
+        for c in self.h.hivex_node_children(node)? {
+            children.push(self.copy_key(c, depth + 1, budget)?);
+        }
+        Ok(KeyCopy {
+            name: self.h.hivex_node_name(node)?,
+            values: self.raw_values(node)?,
+            children,
+        })
+    }
+
+    fn write_key(&self, parent: NodeId, k: &KeyCopy) -> Result<NodeId> {
+        let n = self
+            .h
+            .hivex_node_add_child(parent, &k.name)
+            .with_context(|| format!("adding the key {} in {}", k.name, self.path))?;
+        for (name, kind, data) in &k.values {
+            self.h
+                .hivex_node_set_value(n, name, *kind, data)
+                .with_context(|| format!("setting {name} in {}", self.path))?;
+        }
+        for c in &k.children {
+            self.write_key(n, c)?;
+        }
+        Ok(n)
+    }
+}
+
 impl Hive for ApplianceHive<'_> {
     fn root(&self) -> Result<NodeId> {
         Ok(self.h.hivex_root()?)
@@ -272,16 +347,11 @@ impl Hive for ApplianceHive<'_> {
     }
 
     fn values(&self, node: NodeId) -> Result<Vec<(String, RegValue)>> {
-        self.h
-            .hivex_node_values(node)?
+        Ok(self
+            .raw_values(node)?
             .into_iter()
-            .map(|v| {
-                let name = self.h.hivex_value_key(v)?;
-                let kind = self.h.hivex_value_type(v)? as u32;
-                let data = self.h.hivex_value_value(v)?;
-                Ok((name, RegValue::from_raw(kind, &data)))
-            })
-            .collect()
+            .map(|(name, kind, data)| (name, RegValue::from_raw(kind as u32, &data)))
+            .collect())
     }
 
     fn set_value(&self, node: NodeId, name: &str, value: &RegValue) -> Result<()> {
@@ -290,6 +360,26 @@ impl Hive for ApplianceHive<'_> {
             .hivex_node_set_value(node, name, i64::from(kind), &data)
             .with_context(|| format!("setting {name} in {}", self.path))?;
         Ok(())
+    }
+
+    /// libguestfs's hivex API can set a value but not delete one, so the key is rebuilt:
+    /// its values and subkeys are copied out (raw), the key deleted, added again under the
+    /// same parent with the same name, and everything but the deleted values written back.
+    /// What a rebuilt key does not keep: its class name, last-write time and own security
+    /// descriptor (hivex gives the new key its parent's).
+    fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId> {
+        let values = self.raw_values(node)?;
+        if !values.iter().any(|(n, _, _)| named(names, n)) {
+            return Ok(node);
+        }
+        let mut budget = COPY_MAX_KEYS;
+        let mut copy = self.copy_key(node, 0, &mut budget)?;
+        copy.values.retain(|(n, _, _)| !named(names, n));
+        let parent = self.h.hivex_node_parent(node)?;
+        self.h
+            .hivex_node_delete_child(node)
+            .with_context(|| format!("deleting the key {} in {}", copy.name, self.path))?;
+        self.write_key(parent, &copy)
     }
 
     fn commit(&self) -> Result<()> {
@@ -395,6 +485,13 @@ impl Hive for MemHive {
             None => vals.push((name.to_string(), value.clone())),
         }
         Ok(())
+    }
+
+    fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId> {
+        self.keys.borrow_mut()[node as usize]
+            .values
+            .retain(|(n, _)| !named(names, n));
+        Ok(node)
     }
 
     fn commit(&self) -> Result<()> {

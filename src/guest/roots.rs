@@ -119,10 +119,11 @@ impl Appliance {
                 {
                     mountpoints.push(("/usr".to_string(), u));
                 }
-                Root {
-                    mountpoints,
-                    os: x.os,
+                let mut os = x.os;
+                if let Some(w) = os.windows.as_mut() {
+                    crate::facts::windows::map_drives(&mut w.drives, &self.partition_ids());
                 }
+                Root { mountpoints, os }
             })
             .collect();
         *self.found.borrow_mut() = Some(roots.clone());
@@ -372,6 +373,37 @@ impl Appliance {
     }
 
     /// Why a disk shows no operating system: an encrypted volume says so by name.
+    /// How the registry can name each partition of the attached disks (Windows drive
+    /// letters): the MBR signature with the start byte, or the GPT partition GUID. A disk
+    /// that has no partition table gives none.
+    fn partition_ids(&self) -> Vec<crate::facts::windows::PartitionId> {
+        let mut out = Vec::new();
+        for disk in self.h.list_devices().unwrap_or_default() {
+            let Ok(parts) = self.h.part_list(&disk) else {
+                continue;
+            };
+            let gpt = self.h.part_get_parttype(&disk).is_ok_and(|t| t == "gpt");
+            let sig = self
+                .h
+                .pread_device(&disk, 4, 440)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes);
+            for (num, start) in parts {
+                out.push(crate::facts::windows::PartitionId {
+                    device: format!("{disk}{num}"),
+                    mbr: sig.filter(|_| !gpt).map(|s| (s, start)),
+                    gpt_guid: if gpt {
+                        self.h.part_get_gpt_guid(&disk, num).ok()
+                    } else {
+                        None
+                    },
+                });
+            }
+        }
+        out
+    }
+
     pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
         let luks = self
             .filesystems()

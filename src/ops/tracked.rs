@@ -8,7 +8,7 @@
 //! several operations change is opened for writing and committed once per conversion.
 
 use crate::guest::fs::{CmdOut, FileId, GuestFs, Meta};
-use crate::guest::registry::{Hive, NodeId, RegValue};
+use crate::guest::registry::{Hive, NodeId, RegValue, named};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::cell::RefCell;
@@ -38,8 +38,35 @@ struct RegWrite {
     file: String,
     /// The key's path inside the hive.
     key: String,
-    name: String,
-    value: RegValue,
+    edit: RegEdit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RegEdit {
+    Set(String, RegValue),
+    /// Values deleted together (one rebuild of the key in the appliance).
+    Delete(Vec<String>),
+}
+
+impl RegEdit {
+    /// `values` as they read after this edit.
+    fn apply(&self, values: &mut Vec<(String, RegValue)>) {
+        match self {
+            RegEdit::Set(name, value) => {
+                match values
+                    .iter_mut()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                {
+                    Some(slot) => slot.1 = value.clone(),
+                    None => values.push((name.clone(), value.clone())),
+                }
+            }
+            RegEdit::Delete(names) => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                values.retain(|(n, _)| !named(&names, n));
+            }
+        }
+    }
 }
 
 impl<'a> Tracked<'a> {
@@ -68,16 +95,28 @@ impl<'a> Tracked<'a> {
         let mut notes = Vec::new();
         for f in files {
             let h = self.inner.hive(f, true)?;
-            let mut n = 0;
+            let (mut set, mut deleted) = (0, 0);
             for w in staged.iter().filter(|w| w.file == f) {
+                // Looked up by path each time: deleting values rebuilds a key.
                 let k = h
                     .key(&w.key)?
                     .with_context(|| format!("{f}: the key {} is gone", w.key))?;
-                h.set_value(k, &w.name, &w.value)?;
-                n += 1;
+                match &w.edit {
+                    RegEdit::Set(name, value) => {
+                        h.set_value(k, name, value)?;
+                        set += 1;
+                    }
+                    RegEdit::Delete(names) => {
+                        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                        h.delete_values(k, &names)?;
+                        deleted += names.len();
+                    }
+                }
             }
             h.commit()?;
-            notes.push(format!("{f}: {n} value(s) written, committed once"));
+            notes.push(format!(
+                "{f}: {set} value(s) written, {deleted} deleted, committed once"
+            ));
         }
         Ok(notes)
     }
@@ -158,10 +197,7 @@ impl Hive for StagedHive<'_> {
         let mut v = self.inner.values(node)?;
         for w in self.tracked.staged.borrow().iter() {
             if w.file == self.file && w.key.eq_ignore_ascii_case(&key) {
-                match v.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&w.name)) {
-                    Some(slot) => slot.1 = w.value.clone(),
-                    None => v.push((w.name.clone(), w.value.clone())),
-                }
+                w.edit.apply(&mut v);
             }
         }
         Ok(v)
@@ -185,10 +221,33 @@ impl Hive for StagedHive<'_> {
         self.tracked.staged.borrow_mut().push(RegWrite {
             file: self.file.clone(),
             key,
-            name: name.to_string(),
-            value: value.clone(),
+            edit: RegEdit::Set(name.to_string(), value.clone()),
         });
         Ok(())
+    }
+    /// Stages the deletion of the values that are there and records each with its old value.
+    fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId> {
+        let key = self.path(node)?;
+        let gone: Vec<(String, RegValue)> = self
+            .values(node)?
+            .into_iter()
+            .filter(|(n, _)| named(names, n))
+            .collect();
+        if gone.is_empty() {
+            return Ok(node);
+        }
+        for (name, old) in &gone {
+            self.tracked.record(
+                "registry",
+                &format!("{}\\{key} {name}: {old} -> (deleted)", self.name),
+            );
+        }
+        self.tracked.staged.borrow_mut().push(RegWrite {
+            file: self.file.clone(),
+            key,
+            edit: RegEdit::Delete(gone.into_iter().map(|(n, _)| n).collect()),
+        });
+        Ok(node)
     }
     fn commit(&self) -> Result<()> {
         Ok(())

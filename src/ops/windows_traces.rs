@@ -2,9 +2,9 @@
 //! a link (an NTFS symlink or junction as ntfs-3g shows it) as the link only, never what it
 //! points to. Runs last among the Windows operations.
 
-use super::{OpCtx, OpDef};
+use super::{OpCtx, OpDef, windows_hives};
 use crate::applies::Applies;
-use crate::facts::wintraces;
+use crate::facts::{winreg, wintraces};
 use crate::guest::fs::{GuestFs, Kind};
 use crate::rule::{RuleId, RuleTag};
 use anyhow::Result;
@@ -18,7 +18,8 @@ pub fn def() -> OpDef {
         summary: "Remove the traces a Windows build leaves: temp files, histories, answer files, dumps, logs, caches",
         description: "Removes Windows\\Temp and every profile's AppData\\Local\\Temp contents, PSReadLine history, Recent items, Prefetch, \
                       $Recycle.Bin contents, unattend/sysprep answer files, SoftwareDistribution\\Download, WER queues, memory dumps, \
-                      event logs and RDP caches. A trace that is a link loses the link only.",
+                      event logs and RDP caches. A trace that is a link loses the link only. The build network's DHCP lease \
+                      values (DhcpIPAddress, DhcpServer, Lease...) are deleted from every interface key of every control set.",
         order: 95,
         run,
     }
@@ -39,16 +40,33 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
             None => by_kind.push((kind, 1)),
         }
     }
-    Ok(by_kind
+    let mut notes: Vec<String> = by_kind
         .into_iter()
         .map(|(k, n)| format!("{k}: {n} removed"))
-        .collect())
+        .collect();
+    let (w, system, _) = windows_hives(ctx)?;
+    let h = fs.hive(&system, true)?;
+    for i in winreg::interfaces(h.as_ref(), &w.control_sets)? {
+        if i.dhcp_lease.is_empty() {
+            continue;
+        }
+        if let Some(k) = h.key(&i.path)? {
+            h.delete_values(k, winreg::DHCP_LEASE_VALUES)?;
+            notes.push(format!(
+                "{}: DHCP lease deleted ({} value(s))",
+                i.label(),
+                i.dhcp_lease.len()
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::windows::testutil::guest;
+    use crate::facts::windows::testutil::{NIC, SYSTEM, guest};
+    use crate::guest::registry::{Hive, RegValue};
     use crate::ops::OpStatus;
     use crate::ops::testutil::run_op;
 
@@ -86,6 +104,27 @@ mod tests {
         assert!(
             fs.is_dir("/Windows/Temp").unwrap(),
             "the Temp directory itself stays"
+        );
+        // The build's DHCP lease leaves every control set's interface key; the rest stays.
+        let sys = fs.hive_at(SYSTEM);
+        for cs in ["ControlSet001", "ControlSet002"] {
+            let k = format!("{cs}\\{}\\{NIC}", winreg::TCPIP_INTERFACES);
+            assert_eq!(sys.get(&k, "DhcpIPAddress").unwrap(), None, "{k}");
+            assert_eq!(sys.get(&k, "Lease").unwrap(), None, "{k}");
+            assert_eq!(sys.get(&k, "MTU").unwrap(), Some(RegValue::Dword(9000)));
+        }
+        let leases: Vec<_> = r
+            .changes
+            .iter()
+            .filter(|c| c.action == "registry" && c.target.ends_with("-> (deleted)"))
+            .collect();
+        assert_eq!(leases.len(), 4, "{:#?}", r.changes);
+        assert!(
+            leases[0]
+                .target
+                .contains(&format!("{NIC} DhcpIPAddress: \"10.0.2.15\" -> (deleted)")),
+            "{:?}",
+            leases[0]
         );
         assert_eq!(
             run_op(&fs, &os, def(), None, false).unwrap().status,
