@@ -134,11 +134,7 @@ fn mtu(ctx: &Ctx) -> Result<Outcome> {
 
 fn cloudbase_init(ctx: &Ctx) -> Result<Outcome> {
     let w = win(ctx)?;
-    if let Some(a) = w.applications.iter().find(|a| {
-        a.display_name
-            .to_ascii_lowercase()
-            .contains("cloudbase-init")
-    }) {
+    if let Some(a) = w.application("cloudbase-init") {
         return Ok(Outcome::pass(format!(
             "installed: {} {} ({})",
             a.display_name, a.version, a.view

@@ -32,6 +32,17 @@ pub struct WindowsInfo {
     pub applications: Vec<Application>,
 }
 
+impl WindowsInfo {
+    /// The first installed application whose display name contains `name` (any letter case):
+    /// how cloudbase-init's Uninstall entry is recognised.
+    pub fn application(&self, name: &str) -> Option<&Application> {
+        let name = name.to_ascii_lowercase();
+        self.applications
+            .iter()
+            .find(|a| a.display_name.to_ascii_lowercase().contains(&name))
+    }
+}
+
 /// One `\DosDevices\X:` entry of `MountedDevices`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Drive {

@@ -929,31 +929,8 @@ impl Handle {
     /// lstat of many names in one directory in one round trip; None for names that do not
     /// exist.
     pub fn lstat_list(&self, dir: &str, names: &[&str]) -> Result<Vec<Option<Stat>>> {
-        let d = to_cstring("lstatnslist", dir)?;
-        let l = CStringList::new("lstatnslist", names)?;
-        let r = unsafe { sys::guestfs_lstatnslist(self.g, d.as_ptr(), l.as_ptr()) };
-        if r.is_null() {
-            return Err(self.error("lstatnslist"));
-        }
-        let out = unsafe {
-            let len = (*r).len as usize;
-            let vals = if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-            };
-            vals.iter()
-                .map(|s| {
-                    if s.st_ino == -1 {
-                        None
-                    } else {
-                        Some(stat_from(s))
-                    }
-                })
-                .collect()
-        };
-        unsafe { sys::guestfs_free_statns_list(r) };
-        Ok(out)
+        let names: Vec<&[u8]> = names.iter().map(|n| n.as_bytes()).collect();
+        self.lstat_list_bytes(dir.as_bytes(), &names)
     }
 
     /// lstat of many names (bytes) in one directory (bytes); None for names that do not

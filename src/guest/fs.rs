@@ -115,11 +115,6 @@ pub trait GuestFs {
     /// Runs a guest program with argv, chrooted into the guest.
     fn run(&self, argv: &[&str]) -> Result<CmdOut>;
 
-    /// Runs a guest program that only reads (`rpm -q`): still run in a dry run,
-    /// where `run` is only recorded.
-    fn run_readonly(&self, argv: &[&str]) -> Result<CmdOut> {
-        self.run(argv)
-    }
     /// Facts about file contents remembered for this guest session by file identity, when
     /// the implementation keeps them.
     fn content_memo(&self) -> Option<&ContentMemo> {

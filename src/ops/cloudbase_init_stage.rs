@@ -86,11 +86,7 @@ fn run(ctx: &OpCtx) -> Result<Vec<String>> {
         .windows
         .as_ref()
         .context("the guest's Windows registry facts are missing")?;
-    if let Some(a) = w.applications.iter().find(|a| {
-        a.display_name
-            .to_ascii_lowercase()
-            .contains("cloudbase-init")
-    }) {
+    if let Some(a) = w.application("cloudbase-init") {
         return Ok(vec![format!(
             "{} {} already installed",
             a.display_name, a.version

@@ -295,9 +295,6 @@ impl GuestFs for Tracked<'_> {
     fn available(&self, path: &str) -> Result<Option<u64>> {
         self.inner.available(path)
     }
-    fn run_readonly(&self, argv: &[&str]) -> Result<CmdOut> {
-        self.inner.run_readonly(argv)
-    }
 
     fn write(&self, path: &str, data: &[u8]) -> Result<()> {
         self.record("write", path);
