@@ -312,6 +312,36 @@ fn an_ntfs_volume_marked_dirty_is_refused_for_conversion_and_left_untouched() {
     );
 }
 
+#[test]
+fn a_bitlocker_volume_is_named_by_inspect_and_refused_by_convert() {
+    // C: of the 2012 R2 layout is a BitLocker volume: not "no operating system found" but
+    // the device, BitLocker and how to decrypt it.
+    let dev = fixture_meta("winbitlocker")["bitlocker"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keys = [
+        format!("{dev} is a BitLocker-encrypted volume"),
+        "manage-bde -off C:".to_string(),
+        "then run imgseal again".to_string(),
+    ];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let t = Imgseal::new();
+    let img = fixture("winbitlocker.qcow2");
+    let before = sha256_file(&img);
+    let r = t.run(&["-q", "inspect", img.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let e = stderr(&r);
+    for k in &keys {
+        assert!(e.contains(k), "inspect: {k:?} missing from: {e}");
+    }
+    assert!(!e.contains("no operating system found"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "inspect: one line: {e}");
+    assert_eq!(sha256_file(&img), before, "inspect changed the input");
+    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
+    refused_convert("winbitlocker", &keys);
+}
+
 /// Every value of a hive, as `key\path name = type:hex`, read with libguestfs's hivex calls
 /// directly (not through imgseal).
 fn hive_dump(
