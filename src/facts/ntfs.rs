@@ -83,7 +83,7 @@ pub fn geometry(boot: &[u8]) -> Result<Geometry> {
     } else {
         bail!("implausible MFT record size field {cpr}");
     };
-    if !(512..=65536).contains(&record_size) || record_size % FIXUP_STRIDE as u64 != 0 {
+    if !(512..=65536).contains(&record_size) || !record_size.is_multiple_of(FIXUP_STRIDE as u64) {
         bail!("implausible MFT record size {record_size}");
     }
     Ok(Geometry {
@@ -102,7 +102,7 @@ pub fn apply_fixups(rec: &mut [u8]) -> Result<()> {
     };
     let (usa, count) = (usize::from(usa), usize::from(count));
     let strides = rec.len() / FIXUP_STRIDE;
-    if rec.len() % FIXUP_STRIDE != 0 || count != strides + 1 {
+    if !rec.len().is_multiple_of(FIXUP_STRIDE) || count != strides + 1 {
         bail!(
             "update sequence count {count} does not fit a {}-byte record",
             rec.len()
@@ -154,7 +154,7 @@ pub fn volume_flags_in_record(raw: &[u8]) -> Result<u16> {
             bail!("$Volume has no $VOLUME_INFORMATION attribute");
         }
         let len = u32_at(&rec, a + 4).unwrap_or(0) as usize;
-        if len < 0x18 || len % 8 != 0 || a.checked_add(len).is_none_or(|e| e > used) {
+        if len < 0x18 || !len.is_multiple_of(8) || a.checked_add(len).is_none_or(|e| e > used) {
             bail!("attribute {t:#x} at {a:#x} has an impossible length {len}");
         }
         if t == VOLUME_INFORMATION {
