@@ -8,6 +8,12 @@
 #   win2012r2.qcow2  Windows Server 2012 R2 (6.3, build 9600): "System Reserved" + C:
 #   winhiber.qcow2   the 2012 R2 layout, hibernated (hiberfil.sys begins with "HIBR"), which
 #                    ntfs-3g refuses to open for writing
+#   windirty.qcow2   the 2012 R2 layout with C: marked dirty (VOLUME_IS_DIRTY set in $Volume's
+#                    $VOLUME_INFORMATION, as an unclean shutdown leaves it), which ntfs-3g
+#                    mounts read-write without a word
+#   winbitlocker.qcow2  the 2012 R2 layout whose C: is a SYNTHETIC BitLocker volume: only the
+#                    header libblkid recognises ("-FVE-FS-" boot sector, FVE metadata blocks),
+#                    zeros behind it
 #
 # The hives are real regf files: scripts/mkhive.py writes an empty hive and hivexregedit
 # --merge fills it from the .reg text below. What each fixture plants is in NAME.json.
@@ -257,6 +263,77 @@ log "win2012r2 (synthetic Windows Server 2012 R2 layout: System Reserved + C:)"
 windows win2012r2 "Windows Server 2012 R2 Standard" 6.3 9600 WIN-2012R2 "以太网" 1
 qemu-img convert -q -f raw -O qcow2 "$work/win2012r2.raw" "$out/win2012r2.qcow2"
 
+# ntfs_set_dirty RAW OFFSET: sets VOLUME_IS_DIRTY on the NTFS volume at byte OFFSET of a raw
+# disk, in $Volume's MFT record (number 3) and in its $MFTMirr copy, as Windows leaves it. The
+# flag lies in the record's first 510 bytes, so no update sequence fixup is in the way.
+ntfs_set_dirty() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys
+path, part = sys.argv[1], int(sys.argv[2])
+f = open(path, "r+b")
+f.seek(part); bs = f.read(512)
+assert bs[3:11] == b"NTFS    ", "not NTFS"
+bps, spc = struct.unpack_from("<HB", bs, 0x0B)
+cluster = bps * spc
+mft, mirr = struct.unpack_from("<qq", bs, 0x30)
+cpr, = struct.unpack_from("<b", bs, 0x40)
+rec = cpr * cluster if cpr > 0 else 1 << -cpr
+f.seek(part + mft * cluster + 3 * rec); r = f.read(rec)
+assert r[0:4] == b"FILE", "MFT record 3 is not a FILE record"
+a, = struct.unpack_from("<H", r, 0x14)
+while True:
+    t, n = struct.unpack_from("<II", r, a)
+    assert t != 0xFFFFFFFF and n, "no $VOLUME_INFORMATION"
+    if t == 0x70:
+        break
+    a += n
+assert r[a + 8] == 0, "$VOLUME_INFORMATION is not resident"
+flags = a + struct.unpack_from("<H", r, a + 0x14)[0] + 0x0A
+assert flags % 512 < 510, "the flags lie under an update sequence number"
+old, = struct.unpack_from("<H", r, flags)
+for base in (mft, mirr):
+    f.seek(part + base * cluster + 3 * rec + flags); f.write(struct.pack("<H", old | 1))
+PY
+}
+
+# bitlocker_header RAW OFFSET SIZE: replaces the partition at byte OFFSET (SIZE bytes) of a raw
+# disk by zeros and the header of a BitLocker volume (Windows 7 and later) as libblkid knows
+# it: a boot sector with the "-FVE-FS-" OEM id, BitLocker's volume GUID and the offsets of
+# three FVE metadata blocks, each starting with "-FVE-FS-".
+bitlocker_header() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import struct, sys, uuid
+path, part, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+f = open(path, "r+b")
+f.seek(part)
+for _ in range(size >> 20):
+    f.write(bytes(1 << 20))
+b = bytearray(512)
+b[0:11] = b"\xeb\x58\x90-FVE-FS-"
+struct.pack_into("<HB", b, 0x0B, 512, 8)
+b[0x47:0x5A] = b"NO NAME    FAT32   "
+b[0xA0:0xB0] = uuid.UUID("4967d63b-2e29-4ad8-8399-f6a339e3d001").bytes_le
+for i in range(3):
+    off = (1 + i) << 20
+    struct.pack_into("<Q", b, 0xB0 + 8 * i, off)
+    f.seek(part + off); f.write(b"-FVE-FS-" + struct.pack("<HH", 64, 2))
+b[510:512] = b"\x55\xaa"
+f.seek(part); f.write(b)
+PY
+}
+
+log "windirty (the 2012 R2 layout, C: marked dirty)"
+cp --sparse=always "$work/win2012r2.raw" "$work/windirty.raw"
+ntfs_set_dirty "$work/windirty.raw" $(( 33 * 1024 * 1024 ))
+qemu-img convert -q -f raw -O qcow2 "$work/windirty.raw" "$out/windirty.qcow2"
+rm -f "$work/windirty.raw"
+
+log "winbitlocker (the 2012 R2 layout, C: a BitLocker volume)"
+cp --sparse=always "$work/win2012r2.raw" "$work/winbitlocker.raw"
+bitlocker_header "$work/winbitlocker.raw" $(( 33 * 1024 * 1024 )) $(( 96 * 1024 * 1024 ))
+qemu-img convert -q -f raw -O qcow2 "$work/winbitlocker.raw" "$out/winbitlocker.qcow2"
+rm -f "$work/winbitlocker.raw"
+
 log "winhiber (the 2012 R2 layout, hibernated)"
 guestfish --format=raw -a "$work/win2012r2.raw" run : mount /dev/sda2 / \
   : write /hiberfil.sys "HIBR imgseal test: a hibernated Windows" : umount /
@@ -277,5 +354,11 @@ EOF
 cat >"$out/winhiber.json" <<EOF
 { "name": "winhiber", "synthetic": true, "distro": "windows", "hibernated": true }
 EOF
+cat >"$out/windirty.json" <<EOF
+{ "name": "windirty", "synthetic": true, "distro": "windows", "dirty": "/dev/sda2" }
+EOF
+cat >"$out/winbitlocker.json" <<EOF
+{ "name": "winbitlocker", "synthetic": true, "distro": "windows", "bitlocker": "/dev/sda2" }
+EOF
 echo "$stamp_want" >"$out/.stamp-windows"
-log "done: win2008r2.qcow2 win2012r2.qcow2 winhiber.qcow2"
+log "done: win2008r2.qcow2 win2012r2.qcow2 windirty.qcow2 winbitlocker.qcow2 winhiber.qcow2"

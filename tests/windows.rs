@@ -254,10 +254,11 @@ fn windows_2008_r2_is_inspected_and_checked_from_its_registry() {
     assert!(t.leftovers().is_empty());
 }
 
-#[test]
-fn a_hibernated_windows_volume_is_refused_for_conversion_and_left_untouched() {
+/// `convert` of a fixture is refused: exit 2, one line on stderr holding every key, the input
+/// byte-for-byte unchanged, nothing in the output directory, no temporary files left.
+fn refused_convert(name: &str, keys: &[&str]) {
     let t = Imgseal::new();
-    let img = fixture("winhiber.qcow2");
+    let img = fixture(&format!("{name}.qcow2"));
     let before = sha256_file(&img);
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("sealed.qcow2");
@@ -270,20 +271,75 @@ fn a_hibernated_windows_volume_is_refused_for_conversion_and_left_untouched() {
         "-o",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    assert_eq!(r.status.code(), Some(2), "{name}: {}", stderr(&r));
     let e = stderr(&r);
-    assert!(
-        e.contains("the Windows volume is hibernated") && e.contains("shut it down fully"),
-        "{e}"
-    );
-    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
-    assert_eq!(sha256_file(&img), before, "the input changed");
+    for k in keys {
+        assert!(e.contains(k), "{name}: {k:?} missing from: {e}");
+    }
+    assert_eq!(e.trim().lines().count(), 1, "{name}: one line: {e}");
+    assert_eq!(sha256_file(&img), before, "{name}: the input changed");
     assert_eq!(
         std::fs::read_dir(out_dir.path()).unwrap().count(),
         0,
-        "nothing written beside the output"
+        "{name}: nothing written beside the output"
     );
+    assert!(t.leftovers().is_empty(), "{name}: {:?}", t.leftovers());
+}
+
+#[test]
+fn a_hibernated_windows_volume_is_refused_for_conversion_and_left_untouched() {
+    refused_convert(
+        "winhiber",
+        &["the Windows volume is hibernated", "shut it down fully"],
+    );
+}
+
+#[test]
+fn an_ntfs_volume_marked_dirty_is_refused_for_conversion_and_left_untouched() {
+    // C: of the 2012 R2 layout has VOLUME_IS_DIRTY set, which ntfs-3g would mount read-write.
+    let dev = fixture_meta("windirty")["dirty"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    refused_convert(
+        "windirty",
+        &[
+            &format!("the NTFS volume {dev} (the Windows system volume) is marked dirty"),
+            "will not write to it",
+            "chkdsk /f",
+            "convert again",
+        ],
+    );
+}
+
+#[test]
+fn a_bitlocker_volume_is_named_by_inspect_and_refused_by_convert() {
+    // C: of the 2012 R2 layout is a BitLocker volume: not "no operating system found" but
+    // the device, BitLocker and how to decrypt it.
+    let dev = fixture_meta("winbitlocker")["bitlocker"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keys = [
+        format!("{dev} is a BitLocker-encrypted volume"),
+        "manage-bde -off C:".to_string(),
+        "then run imgseal again".to_string(),
+    ];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let t = Imgseal::new();
+    let img = fixture("winbitlocker.qcow2");
+    let before = sha256_file(&img);
+    let r = t.run(&["-q", "inspect", img.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(2), "{}", stderr(&r));
+    let e = stderr(&r);
+    for k in &keys {
+        assert!(e.contains(k), "inspect: {k:?} missing from: {e}");
+    }
+    assert!(!e.contains("no operating system found"), "{e}");
+    assert_eq!(e.trim().lines().count(), 1, "inspect: one line: {e}");
+    assert_eq!(sha256_file(&img), before, "inspect changed the input");
     assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
+    refused_convert("winbitlocker", &keys);
 }
 
 /// Every value of a hive, as `key\path name = type:hex`, read with libguestfs's hivex calls

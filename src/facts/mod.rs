@@ -7,6 +7,7 @@ pub mod firewall;
 pub mod initramfs;
 pub mod initsys;
 pub mod network;
+pub mod ntfs;
 pub mod packages;
 pub mod repos;
 pub mod rpmdb;

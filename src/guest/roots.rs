@@ -372,7 +372,6 @@ impl Appliance {
             .unwrap_or_default())
     }
 
-    /// Why a disk shows no operating system: an encrypted volume says so by name.
     /// How the registry can name each partition of the attached disks (Windows drive
     /// letters): the MBR signature with the start byte, or the GPT partition GUID. A disk
     /// that has no partition table gives none.
@@ -404,12 +403,18 @@ impl Appliance {
         out
     }
 
+    /// Why a disk shows no operating system: an encrypted volume says so by name (libblkid
+    /// names LUKS `crypto_LUKS` and a BitLocker volume, Windows's, `BitLocker`).
     pub fn explain_no_os(&self, image: &str) -> anyhow::Error {
-        let luks = self
-            .filesystems()
-            .unwrap_or_default()
-            .into_iter()
-            .find(|f| f.vfs == "crypto_LUKS");
+        let fss = self.filesystems().unwrap_or_default();
+        if let Some(BlockFs { dev, .. }) = fss.iter().find(|f| f.vfs == "BitLocker") {
+            return anyhow::anyhow!(
+                "{image}: {dev} is a BitLocker-encrypted volume and imgseal works offline without keys; \
+                 decrypt it in Windows (`manage-bde -off C:`, until `manage-bde -status` says Fully Decrypted), \
+                 then run imgseal again"
+            );
+        }
+        let luks = fss.into_iter().find(|f| f.vfs == "crypto_LUKS");
         if let Some(BlockFs { dev, .. }) = luks {
             return anyhow::anyhow!(
                 "{image}: the root filesystem is encrypted ({dev} is a LUKS volume); imgseal works offline without keys, so \

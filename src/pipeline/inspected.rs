@@ -21,12 +21,54 @@ pub struct Inspected {
     pub mounts: Vec<(String, String)>,
 }
 
+/// Refuses a Windows guest any of whose NTFS volumes is marked dirty (an unclean shutdown, or
+/// errors Windows found and chkdsk has not repaired). Every NTFS volume is checked, not only
+/// C:: a dirty System Reserved holds the boot manager, and the image would boot into chkdsk on
+/// the cloud. Two small reads per volume through the appliance; nothing is mounted. A volume
+/// whose flags cannot be read is said in a note and left to ntfs-3g's own checks.
+fn refuse_dirty_ntfs(l: &Launched, root: &str, rep: &dyn Reporter) -> Result<()> {
+    use crate::facts::ntfs;
+    let h = l.app.handle();
+    for f in l.app.filesystems()?.iter().filter(|f| f.vfs == "ntfs") {
+        let mut read = |off: u64, len: usize| -> Result<Vec<u8>> {
+            Ok(h.pread_device(&f.dev, i32::try_from(len)?, i64::try_from(off)?)?)
+        };
+        match ntfs::volume_flags(&mut read) {
+            Ok(flags) if flags & ntfs::VOLUME_IS_DIRTY != 0 => {
+                let which = if f.dev == root {
+                    " (the Windows system volume)"
+                } else {
+                    ""
+                };
+                anyhow::bail!(
+                    "{}: the NTFS volume {}{which} is marked dirty (Windows was not shut down cleanly or found errors on it); \
+                     imgseal will not write to it. Boot Windows once so that chkdsk repairs it (or run `chkdsk /f` on that volume), \
+                     shut it down cleanly, then convert again",
+                    l.input.display(),
+                    f.dev
+                );
+            }
+            Ok(_) => {}
+            Err(e) => rep.note(&format!(
+                "{}: the dirty flag of the NTFS volume {} could not be read ({e:#}); going on",
+                l.input.display(),
+                f.dev
+            )),
+        }
+    }
+    Ok(())
+}
+
 impl Inspected {
     /// The one operating system root, mounted per its fstab (read-only if launched so).
     pub fn inspect(l: Launched, rep: &dyn Reporter) -> Result<Inspected> {
         crate::signals::check()?;
         rep.stage("inspect", "identifying the operating system");
         let mut os = l.app.inspect(&l.input.display(), rep)?;
+        if !l.readonly && os.windows.is_some() {
+            // ntfs-3g mounts a dirty volume read-write without a word: refuse before mounting.
+            refuse_dirty_ntfs(&l, &os.root, rep)?;
+        }
         let mounts = l.app.mount_os(&mut os, l.readonly)?;
         if !l.readonly && os.windows.is_some() {
             // ntfs-3g mounts a hibernated volume read-only without failing: refuse before any
