@@ -274,7 +274,8 @@ if want windows; then
   t0=$(now); "$bin" -q convert --json --vendor-dir "$vendor" "$win" -o "$w/win.qcow2" >"$w/win.json"; t1=$(now)
   cp "$win" "$w/floor.qcow2"
   # The floor: the same registry edits (the firewall values of both control sets and the
-  # policy, both MTUs), the hives downloaded, merged on the host, uploaded, in one session.
+  # policy, both MTUs, the DHCP lease values deleted), the hives downloaded, merged on the
+  # host, uploaded, in one session.
   {
     echo 'Windows Registry Editor Version 5.00'
     for cs in ControlSet001 ControlSet002; do
@@ -282,6 +283,8 @@ if want windows; then
         printf '\n[\\%s\\Services\\SharedAccess\\Parameters\\FirewallPolicy\\%s]\n"EnableFirewall"=dword:00000000\n' "$cs" "$p"
       done
       printf '\n[\\%s\\Services\\Tcpip\\Parameters\\Interfaces\\{5A3C9E12-7B41-4C2A-9F0E-1D2B3C4D5E6F}]\n"MTU"=dword:00000578\n' "$cs"
+      # The build's DHCP lease deleted (R8), as imgseal's trace cleanup does.
+      printf '"%s"=-\n' DhcpIPAddress DhcpServer DhcpSubnetMask DhcpDefaultGateway Lease LeaseObtainedTime LeaseTerminatesTime
     done
   } >"$w/system.reg"
   printf 'Windows Registry Editor Version 5.00\n\n[\\Policies\\Microsoft\\WindowsFirewall\\DomainProfile]\n"EnableFirewall"=dword:00000000\n' >"$w/software.reg"
