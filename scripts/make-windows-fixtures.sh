@@ -71,6 +71,7 @@ hive() { # hive FILE ROOTNAME REGFILE: an empty hive filled from the .reg text
 # The interfaces' GUIDs and the disk signature: fixed, so the tests can name them.
 nic1='{5A3C9E12-7B41-4C2A-9F0E-1D2B3C4D5E6F}'
 nic2='{8E1F2A3B-4C5D-4E6F-8A9B-0C1D2E3F4A5B}'
+nic_sub='{0C7D4B2A-19E6-4F3B-A5D8-6E2F1B9C3A40}'
 net_class='{4D36E972-E325-11CE-BFC1-08002BE10318}'
 admin_sid='S-1-5-21-1004336348-1177238915-682003330-500'
 
@@ -111,6 +112,10 @@ write_hives() {
       printf '[%s\\Services\\Tcpip\\Parameters]\n"Hostname"="%s"\n"NV Hostname"="%s-NEW"\n"Domain"=""\n\n' "$k" "$host" "$host"
       printf '[%s\\Services\\Tcpip\\Parameters\\Interfaces\\%s]\n"EnableDHCP"=%s\n"MTU"=%s\n"DhcpIPAddress"="10.0.2.15"\n"DhcpServer"="10.0.2.2"\n"DhcpSubnetMask"="255.255.255.0"\n"DhcpDefaultGateway"=%s\n"Lease"=%s\n"LeaseObtainedTime"=%s\n"LeaseTerminatesTime"=%s\n\n' \
         "$k" "$nic1" "$(dword 1)" "$(dword 9000)" "$(multi 10.0.2.2)" "$(dword 86400)" "$(dword 1700000000)" "$(dword 1700086400)"
+      # A subkey with a value and an empty one below it: deleting the lease rebuilds the
+      # interface key (hivex cannot delete a value), and these must come through it.
+      printf '[%s\\Services\\Tcpip\\Parameters\\Interfaces\\%s\\%s]\n"ProfileName"="imgseal test subkey"\n\n' "$k" "$nic1" "$nic_sub"
+      printf '[%s\\Services\\Tcpip\\Parameters\\Interfaces\\%s\\%s\\Empty]\n\n' "$k" "$nic1" "$nic_sub"
       printf '[%s\\Services\\Tcpip\\Parameters\\Interfaces\\%s]\n"EnableDHCP"=%s\n"MTU"=%s\n\n' \
         "$k" "$nic2" "$(dword 1)" "$(dword 1400)"
       for prof in DomainProfile StandardProfile PublicProfile; do
@@ -342,13 +347,13 @@ qemu-img convert -q -f raw -O qcow2 "$work/win2012r2.raw" "$out/winhiber.qcow2"
 cat >"$out/win2008r2.json" <<EOF
 { "name": "win2008r2", "synthetic": true, "distro": "windows", "major": 6, "minor": 1,
   "product_name": "Windows Server 2008 R2 Standard", "build": "7601", "hostname": "WIN-2008R2",
-  "connection": "本地连接", "nic": "$nic1", "nic2": "$nic2", "mtu": 9000, "control_sets": [1, 2],
+  "connection": "本地连接", "nic": "$nic1", "nic2": "$nic2", "nic_sub": "$nic_sub", "mtu": 9000, "control_sets": [1, 2],
   "admin_sid": "$admin_sid", "c_partition": 1 }
 EOF
 cat >"$out/win2012r2.json" <<EOF
 { "name": "win2012r2", "synthetic": true, "distro": "windows", "major": 6, "minor": 3,
   "product_name": "Windows Server 2012 R2 Standard", "build": "9600", "hostname": "WIN-2012R2",
-  "connection": "以太网", "nic": "$nic1", "nic2": "$nic2", "mtu": 9000, "control_sets": [1, 2],
+  "connection": "以太网", "nic": "$nic1", "nic2": "$nic2", "nic_sub": "$nic_sub", "mtu": 9000, "control_sets": [1, 2],
   "admin_sid": "$admin_sid", "c_partition": 2 }
 EOF
 cat >"$out/winhiber.json" <<EOF

@@ -301,15 +301,28 @@ fn an_ntfs_volume_marked_dirty_is_refused_for_conversion_and_left_untouched() {
         .as_str()
         .unwrap()
         .to_string();
-    refused_convert(
-        "windirty",
-        &[
-            &format!("the NTFS volume {dev} (the Windows system volume) is marked dirty"),
-            "will not write to it",
-            "chkdsk /f",
-            "convert again",
-        ],
-    );
+    let keys = [
+        format!("the NTFS volume {dev} (C:, the Windows system volume) is marked dirty"),
+        "will not write to it".to_string(),
+        "chkdsk /f C:".to_string(),
+        "convert again".to_string(),
+    ];
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    refused_convert("windirty", &keys);
+    // A dry run says what the conversion would: the same refusal, not a plan.
+    let t = Imgseal::new();
+    let img = fixture("windirty.qcow2");
+    let r = t.run(&[
+        "-q",
+        "convert",
+        "--dry-run",
+        "--vendor-dir",
+        vendor_dir().to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(2), "dry run: {}", stdout(&r));
+    assert!(stderr(&r).contains(keys[0]), "{}", stderr(&r));
+    assert!(t.leftovers().is_empty(), "{:?}", t.leftovers());
 }
 
 #[test]
@@ -363,6 +376,8 @@ fn hive_dump(
         }
         for c in h.hivex_node_children(node).unwrap() {
             let n = h.hivex_node_name(c).unwrap();
+            // The key itself (ending in a backslash), so a lost empty key shows too.
+            out.insert(format!("{key}\\{n}\\"), "key".into());
             walk(h, c, &format!("{key}\\{n}"), out);
         }
     }
@@ -460,6 +475,25 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
     let read_side = |disk: &str| {
         h.mount_ro(&format!("/dev/{disk}{c}"), "/").unwrap();
         let system = hive_dump(h, "/Windows/System32/config/SYSTEM");
+        // The interface key found by name through its parent's subkey list (which Windows
+        // searches sorted), not only by walking it.
+        h.hivex_open("/Windows/System32/config/SYSTEM", false)
+            .unwrap();
+        let mut node = h.hivex_root().unwrap();
+        for part in [
+            "ControlSet001",
+            "Services",
+            "Tcpip",
+            "Parameters",
+            "Interfaces",
+            m["nic"].as_str().unwrap(),
+        ] {
+            node = h
+                .hivex_node_get_child(node, part)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{disk}: {part} not found by name"));
+        }
+        h.hivex_close().unwrap();
         let software = hive_dump(h, "/Windows/System32/config/SOFTWARE");
         let files = guest_sums(h, "/");
         let sam = files["/Windows/System32/config/SAM"].clone();
@@ -551,7 +585,7 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
     };
     let leases0: Vec<&String> = sys0.keys().filter(|k| lease(k)).collect();
     assert!(
-        leases0.len() >= 7,
+        leases0.len() == 2 * 7,
         "the fixture plants a lease: {leases0:#?}"
     );
     assert!(sys1.keys().all(|k| !lease(k)), "a lease value left");
@@ -571,6 +605,20 @@ fn windows_2012_r2_converts_to_a_compliant_image_read_back_with_hivex() {
     );
     assert_eq!(sys1.get(&nic_key), sys0.get(&nic_key), "{nic_key} kept");
     assert!(sys1.contains_key(&nic_key), "{nic_key} kept");
+    // The rebuilt key's subkey, its value and the empty key below it came through.
+    let sub = format!(
+        "\\ControlSet001\\Services\\Tcpip\\Parameters\\Interfaces\\{}\\{}",
+        m["nic"].as_str().unwrap(),
+        m["nic_sub"].as_str().unwrap()
+    );
+    for k in [
+        format!("{sub}\\"),
+        format!("{sub}\\Empty\\"),
+        format!("{sub} ProfileName"),
+    ] {
+        assert!(sys0.contains_key(&k), "{k} planted");
+        assert_eq!(sys1.get(&k), sys0.get(&k), "{k} after the rebuild");
+    }
     assert_eq!(changed(&sw0, &sw1).len(), 1);
     assert_eq!(sam0, sam1, "the SAM hive is untouched");
     // R8: each trace gone; the link into System32\\config removed, the hives behind it kept.

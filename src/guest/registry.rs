@@ -234,9 +234,24 @@ struct KeyCopy {
     children: Vec<KeyCopy>,
 }
 
+impl KeyCopy {
+    /// The name and size of the largest value in the key and below it.
+    fn largest_value(&self) -> Option<(String, usize)> {
+        let own = self
+            .values
+            .iter()
+            .map(|(n, _, d)| (format!("{}\\{n}", self.name), d.len()));
+        let below = self.children.iter().filter_map(KeyCopy::largest_value);
+        own.chain(below).max_by_key(|(_, n)| *n)
+    }
+}
+
 /// How deep and how many keys a rebuilt subtree may hold: an interface key holds a handful.
 const COPY_MAX_DEPTH: usize = 16;
 const COPY_MAX_KEYS: usize = 4096;
+/// The largest value data a hive of Windows XP and later keeps in one cell: above it Windows
+/// expects the "big data" layout, which hivex does not write, so a rebuild refuses such a key.
+const ONE_CELL_MAX: usize = 16344;
 
 /// A hive opened in the appliance. libguestfs holds one hive per handle; the flag shared with
 /// the opener refuses a second open while this one lives. Dropping it closes the hive without
@@ -296,8 +311,11 @@ impl ApplianceHive<'_> {
     fn copy_key(&self, node: NodeId, depth: usize, budget: &mut usize) -> Result<KeyCopy> {
         if depth > COPY_MAX_DEPTH || *budget == 0 {
             bail!(
-                "{}: a key to rebuild has more than {COPY_MAX_KEYS} subkeys or {COPY_MAX_DEPTH} levels",
-                self.path
+                "{}: the key {} to rebuild (to delete some of its values) has more than {COPY_MAX_KEYS} subkeys or \
+                 {COPY_MAX_DEPTH} levels; delete those values in Windows (`reg delete`), or convert with --skip of the \
+                 operation that deletes them",
+                self.path,
+                self.h.hivex_node_name(node).unwrap_or_default()
             );
         }
         *budget -= 1;
@@ -375,6 +393,16 @@ impl Hive for ApplianceHive<'_> {
         let mut budget = COPY_MAX_KEYS;
         let mut copy = self.copy_key(node, 0, &mut budget)?;
         copy.values.retain(|(n, _, _)| !named(names, n));
+        if let Some((at, n)) = copy.largest_value()
+            && n > ONE_CELL_MAX
+        {
+            bail!(
+                "{}: deleting values of the key {} would rewrite its value {at} ({n} bytes) in a layout Windows does not read; \
+                 delete them in Windows (`reg delete`), or convert with --skip of the operation that deletes them",
+                self.path,
+                copy.name
+            );
+        }
         let parent = self.h.hivex_node_parent(node)?;
         self.h
             .hivex_node_delete_child(node)
@@ -404,6 +432,8 @@ struct MemKey {
     name: String,
     parent: Option<usize>,
     values: Vec<(String, RegValue)>,
+    /// Deleted (rebuilt elsewhere): using its handle is an error, as it would be in hivex.
+    deleted: bool,
 }
 
 #[cfg(test)]
@@ -414,6 +444,7 @@ impl MemHive {
             name: String::new(),
             parent: None,
             values: vec![],
+            deleted: false,
         });
         h
     }
@@ -423,6 +454,36 @@ impl MemHive {
         let k = self.make_key(path);
         self.set_value(k, name, &value).expect("set");
         self
+    }
+
+    /// The key behind a handle, or an error for a deleted one.
+    fn live(&self, node: NodeId) -> Result<MemKey> {
+        match self.keys.borrow().get(node as usize) {
+            Some(k) if !k.deleted => Ok(k.clone()),
+            _ => bail!("registry handle {node}: no such key (deleted or rebuilt)"),
+        }
+    }
+
+    /// Copies key `i` and its subtree to new handles under `parent` and deletes the old ones.
+    fn rebuild(&self, i: usize, parent: Option<usize>) -> Result<usize> {
+        let mut copy = self.live(i as NodeId)?;
+        copy.parent = parent;
+        let new = {
+            let mut keys = self.keys.borrow_mut();
+            keys[i].deleted = true;
+            keys.push(copy);
+            keys.len() - 1
+        };
+        let kids: Vec<usize> = (0..self.keys.borrow().len())
+            .filter(|&c| {
+                let k = &self.keys.borrow()[c];
+                !k.deleted && k.parent == Some(i)
+            })
+            .collect();
+        for c in kids {
+            self.rebuild(c, Some(new))?;
+        }
+        Ok(new)
     }
 
     /// Creates the key at `path` and its parents.
@@ -438,6 +499,7 @@ impl MemHive {
                         name: part.to_string(),
                         parent: Some(n),
                         values: vec![],
+                        deleted: false,
                     });
                     keys.len() - 1
                 }
@@ -458,7 +520,9 @@ impl Hive for MemHive {
             .keys
             .borrow()
             .iter()
-            .position(|k| k.parent == Some(node as usize) && k.name.eq_ignore_ascii_case(name))
+            .position(|k| {
+                !k.deleted && k.parent == Some(node as usize) && k.name.eq_ignore_ascii_case(name)
+            })
             .map(|i| i as NodeId))
     }
 
@@ -468,16 +532,17 @@ impl Hive for MemHive {
             .borrow()
             .iter()
             .enumerate()
-            .filter(|(_, k)| k.parent == Some(node as usize))
+            .filter(|(_, k)| !k.deleted && k.parent == Some(node as usize))
             .map(|(i, k)| (k.name.clone(), i as NodeId))
             .collect())
     }
 
     fn values(&self, node: NodeId) -> Result<Vec<(String, RegValue)>> {
-        Ok(self.keys.borrow()[node as usize].values.clone())
+        Ok(self.live(node)?.values)
     }
 
     fn set_value(&self, node: NodeId, name: &str, value: &RegValue) -> Result<()> {
+        self.live(node)?;
         let mut keys = self.keys.borrow_mut();
         let vals = &mut keys[node as usize].values;
         match vals.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(name)) {
@@ -487,11 +552,18 @@ impl Hive for MemHive {
         Ok(())
     }
 
+    /// As the appliance does it: the key and its subtree are rebuilt under new handles and
+    /// the old ones stop working.
     fn delete_values(&self, node: NodeId, names: &[&str]) -> Result<NodeId> {
-        self.keys.borrow_mut()[node as usize]
+        let key = self.live(node)?;
+        if !key.values.iter().any(|(n, _)| named(names, n)) {
+            return Ok(node);
+        }
+        let new = self.rebuild(node as usize, key.parent)?;
+        self.keys.borrow_mut()[new]
             .values
             .retain(|(n, _)| !named(names, n));
-        Ok(node)
+        Ok(new as NodeId)
     }
 
     fn commit(&self) -> Result<()> {

@@ -410,7 +410,8 @@ impl Appliance {
         if let Some(BlockFs { dev, .. }) = fss.iter().find(|f| f.vfs == "BitLocker") {
             return anyhow::anyhow!(
                 "{image}: {dev} is a BitLocker-encrypted volume and imgseal works offline without keys; \
-                 decrypt it in Windows (`manage-bde -off C:`, until `manage-bde -status` says Fully Decrypted), \
+                 decrypt it in Windows (`manage-bde -off C:` for the system volume, else that volume's letter, \
+                 until `manage-bde -status` says Fully Decrypted), \
                  then run imgseal again"
             );
         }

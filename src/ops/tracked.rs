@@ -440,6 +440,68 @@ mod tests {
         }
     }
 
+    /// Set, delete, set again on one key, with a subkey below it: the staged view and the
+    /// committed hive agree, the key is rebuilt under a new handle (as in the appliance) with
+    /// its subkey, and the commit finds it by path.
+    #[test]
+    fn deletes_and_sets_of_one_key_apply_in_order_through_a_rebuild() {
+        use crate::guest::registry::MemHive;
+        let path = "/Windows/System32/config/SYSTEM";
+        let fs = MemFs::new().hive_file(
+            path,
+            MemHive::new()
+                .with("Nic", "DhcpIPAddress", RegValue::Sz("10.0.2.15".into()))
+                .with("Nic", "Lease", RegValue::Dword(86400))
+                .with("Nic", "MTU", RegValue::Dword(9000))
+                .with("Nic\\Sub", "Kept", RegValue::Dword(7)),
+        );
+        let t = Tracked::new(&fs, false);
+        {
+            let h = t.hive(path, true).unwrap();
+            let k = h.key("Nic").unwrap().unwrap();
+            h.set_value(k, "MTU", &RegValue::Dword(1400)).unwrap();
+            h.delete_values(k, &["dhcpipaddress", "Lease", "Absent"])
+                .unwrap();
+            h.set_value(k, "Lease", &RegValue::Dword(1)).unwrap();
+            let seen: Vec<String> = h
+                .values(k)
+                .unwrap()
+                .iter()
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            assert_eq!(seen, ["MTU=dword:1400", "Lease=dword:1"]);
+        }
+        let changes: Vec<String> = t.take().into_iter().map(|c| c.target).collect();
+        assert_eq!(
+            changes,
+            [
+                "SYSTEM\\Nic MTU: dword:9000 -> dword:1400",
+                "SYSTEM\\Nic DhcpIPAddress: \"10.0.2.15\" -> (deleted)",
+                "SYSTEM\\Nic Lease: dword:86400 -> (deleted)",
+                "SYSTEM\\Nic Lease: (absent) -> dword:1",
+            ]
+        );
+        let hive = fs.hive_at(path);
+        let old = hive.key("Nic").unwrap().unwrap();
+        t.commit_hives().unwrap();
+        let k = hive.key("Nic").unwrap().unwrap();
+        assert_ne!(k, old, "rebuilt under a new handle");
+        assert!(hive.values(old).is_err(), "the old handle is gone");
+        let got: Vec<String> = hive
+            .values(k)
+            .unwrap()
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        assert_eq!(got, ["MTU=dword:1400", "Lease=dword:1"]);
+        assert_eq!(
+            hive.get("Nic\\Sub", "Kept").unwrap(),
+            Some(RegValue::Dword(7)),
+            "the subkey moved with the rebuilt key"
+        );
+        assert_eq!(hive.commits.get(), 1);
+    }
+
     #[test]
     fn records_and_applies_or_only_records() {
         let fs = MemFs::new().file("/etc/ufw/ufw.conf", "ENABLED=yes\n");

@@ -26,7 +26,7 @@ pub struct Inspected {
 /// C:: a dirty System Reserved holds the boot manager, and the image would boot into chkdsk on
 /// the cloud. Two small reads per volume through the appliance; nothing is mounted. A volume
 /// whose flags cannot be read is said in a note and left to ntfs-3g's own checks.
-fn refuse_dirty_ntfs(l: &Launched, root: &str, rep: &dyn Reporter) -> Result<()> {
+fn refuse_dirty_ntfs(l: &Launched, os: &OsInfo, rep: &dyn Reporter) -> Result<()> {
     use crate::facts::ntfs;
     let h = l.app.handle();
     for f in l.app.filesystems()?.iter().filter(|f| f.vfs == "ntfs") {
@@ -35,17 +35,29 @@ fn refuse_dirty_ntfs(l: &Launched, root: &str, rep: &dyn Reporter) -> Result<()>
         };
         match ntfs::volume_flags(&mut read) {
             Ok(flags) if flags & ntfs::VOLUME_IS_DIRTY != 0 => {
-                let which = if f.dev == root {
-                    " (the Windows system volume)"
-                } else {
-                    ""
+                // The drive letter Windows gives it, when MountedDevices names this partition.
+                let letter = os
+                    .windows
+                    .as_ref()
+                    .and_then(|w| {
+                        w.drives
+                            .iter()
+                            .find(|d| d.device.as_deref() == Some(&f.dev))
+                    })
+                    .map(|d| format!("{}:", d.letter));
+                let which = match (&letter, f.dev == os.root) {
+                    (Some(x), true) => format!(" ({x}, the Windows system volume)"),
+                    (Some(x), false) => format!(" ({x})"),
+                    (None, true) => " (the Windows system volume)".to_string(),
+                    (None, false) => String::new(),
                 };
                 anyhow::bail!(
                     "{}: the NTFS volume {}{which} is marked dirty (Windows was not shut down cleanly or found errors on it); \
-                     imgseal will not write to it. Boot Windows once so that chkdsk repairs it (or run `chkdsk /f` on that volume), \
+                     imgseal will not write to it. Boot Windows once so that chkdsk repairs it (or run `chkdsk /f {}`), \
                      shut it down cleanly, then convert again",
                     l.input.display(),
-                    f.dev
+                    f.dev,
+                    letter.as_deref().unwrap_or("on that volume")
                 );
             }
             Ok(_) => {}
@@ -61,16 +73,18 @@ fn refuse_dirty_ntfs(l: &Launched, root: &str, rep: &dyn Reporter) -> Result<()>
 
 impl Inspected {
     /// The one operating system root, mounted per its fstab (read-only if launched so).
-    pub fn inspect(l: Launched, rep: &dyn Reporter) -> Result<Inspected> {
+    /// `converting` (a conversion, its dry run too, so the plan says what the conversion
+    /// would): a Windows volume imgseal must not write, dirty or hibernated, is refused.
+    pub fn inspect(l: Launched, converting: bool, rep: &dyn Reporter) -> Result<Inspected> {
         crate::signals::check()?;
         rep.stage("inspect", "identifying the operating system");
         let mut os = l.app.inspect(&l.input.display(), rep)?;
-        if !l.readonly && os.windows.is_some() {
+        if converting && os.windows.is_some() {
             // ntfs-3g mounts a dirty volume read-write without a word: refuse before mounting.
-            refuse_dirty_ntfs(&l, &os.root, rep)?;
+            refuse_dirty_ntfs(&l, &os, rep)?;
         }
         let mounts = l.app.mount_os(&mut os, l.readonly)?;
-        if !l.readonly && os.windows.is_some() {
+        if converting && os.windows.is_some() {
             // ntfs-3g mounts a hibernated volume read-only without failing: refuse before any
             // change is attempted.
             if let Some(why) = crate::facts::windows::hibernated(&l.app.guest(rep))? {

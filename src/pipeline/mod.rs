@@ -67,7 +67,11 @@ pub fn open(
     rep: &dyn Reporter,
 ) -> Result<Inspected> {
     let attached = Attached::attach(input, attach_opts, rep)?;
-    Inspected::inspect(Launched::launch(attached, readonly, launch, rep)?, rep)
+    Inspected::inspect(
+        Launched::launch(attached, readonly, launch, rep)?,
+        false,
+        rep,
+    )
 }
 
 /// Converts one image: every stage in order, timed for the manifest.
@@ -106,7 +110,7 @@ fn run(shared: &Shared, job: &Job, rep: &dyn Reporter, seen: &mut Seen) -> Resul
     };
     let launched = Launched::launch(attached, s.dry_run, &launch, rep)?;
     clock.done("launch");
-    let inspected = Inspected::inspect(launched, rep)?;
+    let inspected = Inspected::inspect(launched, true, rep)?;
     clock.done("inspect");
     let checked = Checked::check(inspected, shared, rep)?;
     clock.done("check-before");
