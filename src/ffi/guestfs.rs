@@ -146,19 +146,27 @@ fn nul_error(call: &'static str) -> GuestfsError {
     }
 }
 
+/// The items of a list libguestfs returned (`len` and `val` of its struct), borrowed until
+/// the caller frees the list. An empty list may carry any pointer, so none is made from it.
+///
+/// # Safety
+/// `val` must point at `len` initialised items (or be anything when `len` is 0), alive for
+/// as long as the slice is used.
+unsafe fn items<'a, T>(len: u32, val: *const T) -> &'a [T] {
+    if len == 0 {
+        &[]
+    } else {
+        unsafe { std::slice::from_raw_parts(val, len as usize) }
+    }
+}
+
 /// The handles of a hivex node or value list libguestfs returned (copied; the caller frees
 /// the list).
 ///
 /// # Safety
-/// `val` must point at `len` initialised items (or be anything when `len` is 0).
+/// As [`items`].
 unsafe fn handles<T>(len: u32, val: *const T, handle: impl Fn(&T) -> i64) -> Vec<i64> {
-    if len == 0 {
-        return vec![];
-    }
-    unsafe { std::slice::from_raw_parts(val, len as usize) }
-        .iter()
-        .map(handle)
-        .collect()
+    unsafe { items(len, val) }.iter().map(handle).collect()
 }
 
 /// libguestfs appends a paragraph of debugging advice to some errors; keep what went wrong.
@@ -744,12 +752,7 @@ impl Handle {
             return Err(self.error("btrfs_subvolume_list"));
         }
         let out = unsafe {
-            let len = (*r).len as usize;
-            let vals = if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-            };
+            let vals = items((*r).len, (*r).val);
             vals.iter()
                 .map(|v| {
                     let path = if v.btrfssubvolume_path.is_null() {
@@ -943,12 +946,7 @@ impl Handle {
             return Err(self.error("lstatnslist"));
         }
         let out = unsafe {
-            let len = (*r).len as usize;
-            let vals = if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-            };
+            let vals = items((*r).len, (*r).val);
             vals.iter()
                 .map(|s| (s.st_ino != -1).then(|| stat_from(s)))
                 .collect()
@@ -969,12 +967,7 @@ impl Handle {
         // The flat list holds, per name, a header entry (empty name, the count as decimal
         // text) and then that many attributes.
         let flat: Vec<(String, Vec<u8>)> = unsafe {
-            let len = (*r).len as usize;
-            let vals = if len == 0 {
-                &[][..]
-            } else {
-                std::slice::from_raw_parts((*r).val, len)
-            };
+            let vals = items((*r).len, (*r).val);
             vals.iter()
                 .map(|x| {
                     let name = if x.attrname.is_null() {
@@ -1077,16 +1070,10 @@ impl Handle {
         if r.is_null() {
             return Err(self.error("part_list"));
         }
-        let out = unsafe {
-            if (*r).len == 0 {
-                vec![]
-            } else {
-                std::slice::from_raw_parts((*r).val, (*r).len as usize)
-                    .iter()
-                    .map(|p| (p.part_num, p.part_start))
-                    .collect()
-            }
-        };
+        let out = unsafe { items((*r).len, (*r).val) }
+            .iter()
+            .map(|p| (p.part_num, p.part_start))
+            .collect();
         unsafe { sys::guestfs_free_partition_list(r) };
         Ok(out)
     }
