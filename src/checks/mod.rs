@@ -20,7 +20,7 @@ use crate::guest::fs::GuestFs;
 use crate::profile::{Profile, Severity};
 use crate::rule::{RuleId, RuleTag};
 use crate::vendor::Vendor;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use std::cell::OnceCell;
 
@@ -145,6 +145,7 @@ pub struct Ctx<'a> {
     network: OnceCell<NetworkFacts>,
     firewall: OnceCell<Vec<FirewallService>>,
     traces: OnceCell<Vec<crate::traces::Trace>>,
+    windows_interfaces: OnceCell<Vec<facts::winreg::Interface>>,
 }
 
 fn cached<'c, T>(cell: &'c OnceCell<T>, f: impl FnOnce() -> Result<T>) -> Result<&'c T> {
@@ -171,6 +172,7 @@ impl<'a> Ctx<'a> {
             network: OnceCell::new(),
             firewall: OnceCell::new(),
             traces: OnceCell::new(),
+            windows_interfaces: OnceCell::new(),
         }
     }
 
@@ -193,6 +195,20 @@ impl<'a> Ctx<'a> {
     pub fn traces(&self) -> Result<&Vec<crate::traces::Trace>> {
         cached(&self.traces, || {
             crate::traces::find_all(self.fs, self.os, &[])
+        })
+    }
+    /// A Windows guest's network interfaces in every control set (R3's MTUs, R8's DHCP
+    /// leases), read from the SYSTEM hive once per check run.
+    pub fn windows_interfaces(&self) -> Result<&Vec<facts::winreg::Interface>> {
+        cached(&self.windows_interfaces, || {
+            let w = self
+                .os
+                .windows
+                .as_ref()
+                .context("the guest's Windows registry facts are missing")?;
+            let path = facts::winreg::hive_path(self.fs, &w.system_root, "SYSTEM")?;
+            let h = self.fs.hive(&path, false)?;
+            facts::winreg::interfaces(h.as_ref(), &w.control_sets)
         })
     }
 

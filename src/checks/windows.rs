@@ -107,11 +107,8 @@ fn firewall(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn mtu(ctx: &Ctx) -> Result<Outcome> {
-    let w = win(ctx)?;
     let max = ctx.profile.network.windows_mtu_max;
-    let ifs = with_hive(ctx, "SYSTEM", |sys| {
-        winreg::interfaces(sys, &w.control_sets)
-    })?;
+    let ifs = ctx.windows_interfaces()?;
     let over: Vec<String> = ifs
         .iter()
         .filter(|i| i.mtu.is_some_and(|m| m > max))
@@ -240,13 +237,14 @@ fn pending(ctx: &Ctx) -> Result<Outcome> {
 }
 
 fn traces(ctx: &Ctx) -> Result<Outcome> {
-    let w = win(ctx)?;
     let t = wintraces::find_all(ctx.fs)?;
     let mut items: Vec<String> = t.iter().map(|(k, p)| format!("{p} ({k})")).collect();
-    let ifs = with_hive(ctx, "SYSTEM", |sys| {
-        winreg::interfaces(sys, &w.control_sets)
-    })?;
-    items.extend(ifs.iter().filter(|i| !i.dhcp_lease.is_empty()).map(lease));
+    items.extend(
+        ctx.windows_interfaces()?
+            .iter()
+            .filter(|i| !i.dhcp_lease.is_empty())
+            .map(lease),
+    );
     Ok(if items.is_empty() {
         Outcome::pass("none found")
     } else {
